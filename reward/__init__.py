@@ -1,0 +1,22 @@
+"""Score and rank candidate responses to a prompt with a reward model.
+
+Plain Python on top of torch and transformers; nothing here imports Gradio, and
+importing the package loads no weights.
+
+    >>> from reward import load_reward_model, rank_responses
+    >>> rm = load_reward_model("nicholasKluge/RewardModel")
+    >>> scores = rm.score("Why is AI Ethics important?", [good, bad])
+"""
+
+from .config import DEFAULT_MODEL, ConfigError, Settings, settings_from_env
+from .model import ModelLoadError, PairScore, RewardModel, load_from_settings, load_reward_model, pick_device
+from .ranking import RankedResponse, rank_responses
+from .requests import InvalidRequest, check_request
+from .service import RankingResult, RewardService
+
+__all__ = [
+    "DEFAULT_MODEL", "ConfigError", "Settings", "settings_from_env",
+    "ModelLoadError", "PairScore", "RewardModel", "load_from_settings", "load_reward_model", "pick_device",
+    "RankedResponse", "rank_responses", "InvalidRequest", "check_request",
+    "RankingResult", "RewardService",
+]

@@ -1,0 +1,22 @@
+"""The words the page shows, in one place so they can be edited without touching the layout."""
+
+TITLE = "Reward Model Explorer"
+
+TAGLINE = "See what a reward model thinks of candidate answers to a prompt."
+
+EXPLAINER = """
+A **reward model** reads a prompt with one candidate response and returns a single number, the
+*reward*: the higher, the better it judges the response. It is the judge that RLHF uses to teach
+chat models which answers people prefer. Write a prompt and a few candidate responses (or load an
+example) and press **Score** (or Ctrl+Enter). **Reading the scores:** a reward is a raw logit, so
+only *differences* between responses to the same prompt mean something: a gap of 1 gives the better
+response a 73% chance of being preferred, a gap of 3 about 95%, and the *Chance preferred over #1*
+column shows that chance against the top response. The model reads at most the first {max_length} tokens of
+a prompt and response together; longer pairs are cut and marked ✂.
+"""
+
+FOOTER = """
+Scores come from the model as it is: a reward model has blind spots and biases of its own, so
+treat its ranking as its opinion, not as the truth. API: `POST /score` through `gradio_client`
+(see *Use via API* below).
+"""

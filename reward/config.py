@@ -1,0 +1,111 @@
+"""The one place that reads configuration: environment variables and command-line flags.
+
+Every setting has an environment variable (they also work as Hugging Face Space
+variables) and a flag on ``python app.py`` / ``python -m reward`` that overrides it.
+The README's configuration table is written from ``SETTINGS_HELP``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+DEFAULT_MODEL = "nicholasKluge/RewardModel"
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message says which and what to change."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app and the command line need to know to load and score."""
+
+    model: str = DEFAULT_MODEL
+    revision: str | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    max_length: int = 512
+    batch_size: int = 8
+    max_responses: int = 32
+    max_chars: int = 20_000
+
+    def __post_init__(self) -> None:
+        if not self.model.strip():
+            raise ConfigError("REWARD_MODEL is empty: give a Hugging Face model id or a local folder.")
+        if self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(f"REWARD_DEVICE={self.device!r} is not one of {', '.join(DEVICES)} (cuda:N also works).")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"REWARD_PRECISION={self.precision!r} is not one of {', '.join(PRECISIONS)}.")
+        for name, low, high in (
+            ("max_length", 8, 8192),
+            ("batch_size", 1, 4096),
+            ("max_responses", 1, 10_000),
+            ("max_chars", 1, 10_000_000),
+        ):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"REWARD_{name.upper()}={value} is out of range: use {low}..{high}.")
+
+    def model_key(self) -> tuple:
+        """The settings that decide which loaded model can be reused."""
+        return (self.model, self.revision, self.device, self.precision, self.max_length, self.batch_size)
+
+
+# name -> (environment variable, help text)
+SETTINGS_HELP: dict[str, tuple[str, str]] = {
+    "model": ("REWARD_MODEL", "Hugging Face model id or local folder of the reward model."),
+    "revision": ("REWARD_REVISION", "Hub revision (branch, tag or commit) to pin; ignored for folders."),
+    "device": ("REWARD_DEVICE", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."),
+    "precision": ("REWARD_PRECISION", "fp32 (exact, default), bf16 (faster on CPUs with bf16 and on GPUs) or fp16 (GPU)."),
+    "max_length": ("REWARD_MAX_LENGTH", "Tokens the model reads per (prompt, response) pair; longer pairs are cut."),
+    "batch_size": ("REWARD_BATCH_SIZE", "Pairs per forward pass (pairs are sorted by length first)."),
+    "max_responses": ("REWARD_MAX_RESPONSES", "Most responses accepted in one request."),
+    "max_chars": ("REWARD_MAX_CHARS", "Most characters accepted in the prompt or in one response."),
+}
+
+
+def _convert(name: str, raw: str, source: str):
+    default = getattr(Settings, name)
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{source}={raw!r} is not a whole number.") from None
+    if name == "revision":
+        return raw or None
+    return raw.strip()
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``REWARD_*`` environment variables, defaults for the rest."""
+    env = os.environ if env is None else env
+    values = {}
+    for name, (var, _) in SETTINGS_HELP.items():
+        raw = env.get(var)
+        if raw is not None and raw.strip() != "":
+            values[name] = _convert(name, raw.strip(), var)
+    return Settings(**values)
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per setting; an unset flag leaves the environment's value."""
+    group = parser.add_argument_group("model settings (each overrides its environment variable)")
+    for name, (var, text) in SETTINGS_HELP.items():
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=name, default=None, metavar=var, help=f"{text} [env {var}]")
+
+
+def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Environment settings with any flags given on the command line applied on top."""
+    base = settings_from_env(env)
+    overrides = {}
+    for f in fields(Settings):
+        raw = getattr(args, f.name, None)
+        if raw is not None:
+            overrides[f.name] = _convert(f.name, str(raw), "--" + f.name.replace("_", "-"))
+    return replace(base, **overrides)

@@ -1,0 +1,64 @@
+"""Check a scoring request against the documented limits before any work is done.
+
+Every message says what to change. The page shows it as an error and keeps what
+was typed; the API returns it as the error text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .config import Settings
+
+
+class InvalidRequest(ValueError):
+    """The request breaks a rule; ``str(err)`` tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """A prompt and its non-blank responses, with each one's place in the caller's list."""
+
+    prompt: str
+    responses: list[str]
+    indices: list[int]
+
+
+def check_request(prompt: object, responses: object, settings: Settings) -> ScoringRequest:
+    """Validate a prompt and its candidate responses; blank responses are dropped.
+
+    Raises:
+        InvalidRequest: with a message that names the problem and what to change.
+    """
+    if not isinstance(prompt, str):
+        raise InvalidRequest(f"The prompt must be text, not {type(prompt).__name__}.")
+    if isinstance(responses, str) or not isinstance(responses, Sequence):
+        raise InvalidRequest("The responses must be a list of texts, one per candidate response.")
+    if not prompt.strip():
+        raise InvalidRequest("The prompt is empty: type the question or instruction the responses answer.")
+    if len(prompt) > settings.max_chars:
+        raise InvalidRequest(f"The prompt is {len(prompt):,} characters long; the limit is {settings.max_chars:,}. "
+                             "Shorten it (the model reads only the first "
+                             f"{settings.max_length} tokens of a pair anyway).")
+    if len(responses) > settings.max_responses * 4:
+        # Refuse absurd lists before looking at each item.
+        raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
+                             "request. Split them into several requests.")
+    kept: list[str] = []
+    indices: list[int] = []
+    for i, text in enumerate(responses):
+        if not isinstance(text, str):
+            raise InvalidRequest(f"Response {i + 1} must be text, not {type(text).__name__}.")
+        if len(text) > settings.max_chars:
+            raise InvalidRequest(f"Response {i + 1} is {len(text):,} characters long; the limit is "
+                                 f"{settings.max_chars:,}. Shorten it.")
+        if text.strip():
+            kept.append(text)
+            indices.append(i)
+    if not kept:
+        raise InvalidRequest("Every response is blank: write at least one candidate response to score.")
+    if len(kept) > settings.max_responses:
+        raise InvalidRequest(f"{len(kept)} responses were sent; the limit is {settings.max_responses} per request. "
+                             "Remove some, or split them into several requests.")
+    return ScoringRequest(prompt=prompt, responses=kept, indices=indices)

@@ -1,0 +1,82 @@
+"""What the app asks of the model: load it once, rank a request, say what is loaded.
+
+``RewardService`` keeps the loaded model (or the reason it could not load) for a
+set of :class:`~reward.config.Settings`. A failed load is remembered for a short
+while, so a broken configuration answers every request at once with the same
+clear message instead of retrying a slow download each time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from .config import Settings
+from .model import ModelLoadError, RewardModel, load_from_settings
+from .ranking import RankedResponse, rank_responses
+from .requests import check_request
+
+RETRY_LOAD_AFTER_S = 60.0
+
+
+@dataclass(frozen=True)
+class RankingResult:
+    ranked: list[RankedResponse]
+    seconds: float
+    """Wall time of the scoring itself (validation and loading excluded)."""
+
+
+class RewardService:
+    """Loads the configured model on first use and ranks requests with it."""
+
+    def __init__(self, settings: Settings, *, clock=time.monotonic) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._model: RewardModel | None = None
+        self._error: ModelLoadError | None = None
+        self._error_at = 0.0
+
+    def model(self) -> RewardModel:
+        """The loaded model; raises :class:`ModelLoadError` (one line) when it cannot be had."""
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                if self._error is not None and self._clock() - self._error_at < RETRY_LOAD_AFTER_S:
+                    raise self._error
+                try:
+                    self._model = load_from_settings(self.settings)
+                    self._error = None
+                except ModelLoadError as err:
+                    self._error, self._error_at = err, self._clock()
+                    raise
+        return self._model
+
+    @property
+    def load_error(self) -> str | None:
+        """The last load failure's message, or None."""
+        return None if self._error is None else str(self._error)
+
+    def rank(self, prompt: object, responses: object) -> RankingResult:
+        """Validate, score and rank one request.
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit (checked before loading).
+            ModelLoadError: the model cannot be loaded.
+        """
+        request = check_request(prompt, responses, self.settings)
+        model = self.model()
+        start = time.perf_counter()
+        scores = model.score(request.prompt, request.responses)
+        seconds = time.perf_counter() - start
+        return RankingResult(rank_responses(request.responses, scores, request.indices), seconds)
+
+    def describe(self) -> dict:
+        """What is (or would be) loaded: the model panel's content."""
+        if self._model is not None:
+            return self._model.describe()
+        return {"model": self.settings.model, "revision": self.settings.revision or "default",
+                "device": self.settings.device, "precision": self.settings.precision,
+                "max_length": self.settings.max_length, "batch_size": self.settings.batch_size}
