@@ -36,6 +36,14 @@ CSS = """
 #title p { margin-top: 0; font-size: 1.1em; opacity: 0.8; }
 #model-info { font-size: 0.92em; }
 #load-error { border-left: 4px solid #dc2626; padding-left: 0.8em; }
+/* Keep the ranking inside the screen on phones: columns share the width instead of
+   widening the page to the headers' natural size. */
+#ranking table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }
+@media (max-width: 640px) {
+  /* On a phone the figures matter most: the text preview (last column) gives way. */
+  #ranking [aria-colindex="6"] { display: none; }
+  #ranking { font-size: 0.9em; }
+}
 """
 
 # Ctrl+Enter (Cmd+Enter on a Mac) scores from anywhere on the page.
@@ -118,7 +126,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
                             elem_classes=["hint"])
             with gr.Column(scale=6, min_width=320):
                 table = gr.Dataframe(label="Ranking (best first)", elem_id="ranking", interactive=False, wrap=True,
-                                     column_widths=["8%", "14%", "34%", "12%", "17%", "15%"])
+                                     column_widths=["8%", "14%", "11%", "16%", "13%", "38%"])
                 plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
                                   x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
                                   elem_id="reward-plot")
@@ -155,11 +163,13 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
             return (ranking_table(result.ranked, settings.max_length), plot_frame(result.ranked),
                     model_panel(service, result), load_error_banner(service))
 
-        add_btn.click(add, count, [count, *boxes], api_visibility="private")
-        remove_btn.click(remove, [count, *boxes], [count, *boxes], api_visibility="private")
-        clear_btn.click(clear, None, [count, prompt, *boxes, table, plot], api_visibility="private")
+        # Page-only events skip the queue: they are instant and must not wait behind scoring.
+        add_btn.click(add, count, [count, *boxes], api_visibility="private", queue=False)
+        remove_btn.click(remove, [count, *boxes], [count, *boxes], api_visibility="private", queue=False)
+        clear_btn.click(clear, None, [count, prompt, *boxes, table, plot], api_visibility="private", queue=False)
         for button, ex in zip(example_buttons, examples):
-            button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], api_visibility="private")
+            button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], api_visibility="private",
+                         queue=False)
 
         gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
               outputs=[table, plot, info, error_banner], api_visibility="private",

@@ -81,7 +81,7 @@ def _preview(text: str, width: int = 90) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-TABLE_COLUMNS = ["Rank", "Response", "Text", "Reward", "Chance preferred over #1", "Tokens read"]
+TABLE_COLUMNS = ["Rank", "Response", "Reward", "Chance preferred over #1", "Tokens read", "Text"]
 
 
 def ranking_table(ranked: Sequence[RankedResponse], max_length: int):
@@ -92,10 +92,10 @@ def ranking_table(ranked: Sequence[RankedResponse], max_length: int):
         {
             "Rank": r.rank,
             "Response": response_label(r.index),
-            "Text": _preview(r.response),
             "Reward": round(r.score, 3),
             "Chance preferred over #1": f"{r.chance_vs_best:.0%}" if r.rank > 1 else "— (top)",
             "Tokens read": f"{r.tokens} ✂ cut at {max_length}" if r.truncated else str(r.tokens),
+            "Text": _preview(r.response),
         }
         for r in ranked
     ]

@@ -1,0 +1,121 @@
+"""The launched app through gradio_client: the /score endpoint, its errors, and start-up without a model."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from reward.config import Settings
+from tests.conftest import ROOT, free_port, launch_app
+from tests.reference import card_score
+
+PROMPT = "Why is AI Ethics important?"
+RESPONSES = [
+    "The field of AI Ethics delves deeply into the intricate ethical considerations of AI systems.",
+    "",
+    "Who cares about AI Ethics?",
+    "Café 東京 🙂 — unicode is fine.",
+    "Long answer. " * 400,
+]
+
+
+def test_score_returns_records_best_first(client, tiny_model):
+    records = client.predict(PROMPT, RESPONSES, api_name="/score")
+    assert [r["rank"] for r in records] == [1, 2, 3, 4]
+    assert sorted(r["index"] for r in records) == [0, 2, 3, 4]  # the blank one is skipped
+    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    for r in records:
+        assert set(r) == {"rank", "index", "response", "score", "tokens", "truncated"}
+        assert r["response"] == RESPONSES[r["index"]]
+        expected, tokens = card_score(tiny_model.tokenizer, tiny_model.model, PROMPT, r["response"])
+        assert r["score"] == pytest.approx(expected, abs=1e-4)
+        assert r["tokens"] == tokens
+        assert r["truncated"] == (r["index"] == 4)
+
+
+def test_the_api_is_documented_with_typed_parameters(client):
+    info = client.view_api(print_info=False, return_format="dict")
+    endpoint = info["named_endpoints"]["/score"]
+    assert [p["parameter_name"] for p in endpoint["parameters"]] == ["prompt", "responses"]
+    # UI-only events are not part of the public API.
+    assert set(info["named_endpoints"]) == {"/score"}
+
+
+@pytest.mark.parametrize(
+    "prompt, responses, message",
+    [
+        ("", ["a"], "prompt is empty"),
+        (PROMPT, ["", "  "], "Every response is blank"),
+        (PROMPT, ["a"] * 33, "limit is 32"),
+        (PROMPT, ["x" * 20_001], "Response 1 is 20,001 characters"),
+    ],
+)
+def test_bad_input_arrives_as_an_error_with_the_message(client, prompt, responses, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(prompt, responses, api_name="/score")
+
+
+def test_the_app_keeps_serving_after_an_error(client):
+    with pytest.raises(AppError):
+        client.predict("", ["a"], api_name="/score")
+    assert len(client.predict(PROMPT, ["a", "b"], api_name="/score")) == 2
+
+
+def test_an_unloadable_model_gives_its_message_to_every_caller(tmp_path):
+    demo, url = launch_app(Settings(model=str(tmp_path / "missing-model")))
+    try:
+        broken = Client(url, verbose=False)
+        for _ in range(2):
+            with pytest.raises(AppError, match=r"missing-model.*REWARD_MODEL=/path"):
+                broken.predict(PROMPT, ["a"], api_name="/score")
+        # Input problems are still reported first, without a load.
+        with pytest.raises(AppError, match="prompt is empty"):
+            broken.predict("", ["a"], api_name="/score")
+    finally:
+        demo.close()
+
+
+def test_python_app_py_starts_and_explains_when_the_model_cannot_load(tmp_path):
+    """A new user without network runs `python app.py`: it starts, says why in one line, serves the page."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HOME": str(tmp_path / "hf")}
+    env.pop("REWARD_MODEL", None)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Running on" in line:
+                break
+        output = "".join(lines)
+        assert "Running on" in output, f"app did not start:\n{output}"
+        errors = [ln for ln in lines if ln.startswith("error:")]
+        assert len(errors) == 1, output
+        assert "nicholasKluge/RewardModel" in errors[0] and "REWARD_MODEL=/path" in errors[0]
+        assert "Traceback" not in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+        with pytest.raises(AppError, match="REWARD_MODEL=/path"):
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(PROMPT, ["a"], api_name="/score")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_a_bad_setting_stops_the_app_with_a_message():
+    env = {**os.environ, "REWARD_MAX_LENGTH": "huge"}
+    out = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "REWARD_MAX_LENGTH='huge' is not a whole number" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,135 @@
+"""A real person's journey in Debian's chromium against the launched app.
+
+In CI (CI=true) a missing browser fails the run; elsewhere it skips.
+"""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install -r requirements-dev.txt)"
+    if missing is None and not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        missing = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith((app_url, "data:", "blob:")) else None)
+    page.goto(app_url)
+    page.locator("#score-btn").wait_for()
+    yield page
+    context.close()
+    assert not outside, f"the page reached outside the app: {outside}"
+
+
+def ranked_labels(page, rows: int) -> list[str]:
+    return [page.locator(f'#ranking [data-testid="cell-{r}-1"]').inner_text().strip() for r in range(rows)]
+
+
+def test_score_three_responses_and_see_the_ranking_and_chart(page, client):
+    from playwright.sync_api import expect
+
+    prompt = "What is the capital of Australia?"
+    responses = ["The capital of Australia is Canberra.", "Sydney.", "Look it up yourself."]
+    page.locator("#prompt textarea").fill(prompt)
+    page.locator("#response-1 textarea").fill(responses[0])
+    page.locator("#response-2 textarea").fill(responses[1])
+    expect(page.locator("#response-3")).to_be_hidden()
+    page.locator("#add-btn").click()
+    page.locator("#response-3 textarea").fill(responses[2])
+    page.locator("#score-btn").click()
+
+    expect(page.locator('#ranking [data-testid="cell-2-0"]')).to_have_text("3")
+    api = client.predict(prompt, responses, api_name="/score")
+    assert ranked_labels(page, 3) == [f"Response {r['index'] + 1}" for r in api]
+    reward_cells = [page.locator(f'#ranking [data-testid="cell-{r}-2"]').inner_text() for r in range(3)]
+    assert [float(c) for c in reward_cells] == [pytest.approx(r["score"], abs=1e-3) for r in api]
+
+    chart = page.locator("#reward-plot")
+    expect(chart.locator("canvas, svg").first).to_be_visible()
+    expect(page.locator("#model-info")).to_contain_text(re.compile(r"Last scoring \d+ ms for 3 responses"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "journey.png"), full_page=True)
+
+
+def test_model_card_example_loads_with_one_click_and_scores_with_the_keyboard(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="AI Ethics (model card)").click()
+    expect(page.locator("#prompt textarea")).to_have_value("Why is AI Ethics important?")
+    expect(page.locator("#response-1 textarea")).to_have_value(re.compile(r"^The field of AI Ethics delves deeply"))
+    expect(page.locator("#response-2 textarea")).to_have_value(re.compile(r"^Who cares about AI Ethics\?"))
+    expect(page.locator("#response-3")).to_be_hidden()
+    page.locator("#prompt textarea").press("Control+Enter")
+    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
+
+
+def test_bad_input_shows_a_message_and_keeps_what_was_typed(page):
+    from playwright.sync_api import expect
+
+    page.locator("#response-1 textarea").fill("An answer without a question")
+    page.locator("#score-btn").click()
+    expect(page.get_by_text("The prompt is empty").first).to_be_visible()
+    expect(page.locator("#response-1 textarea")).to_have_value("An answer without a question")
+
+
+def test_responses_can_be_added_up_to_the_page_limit_and_removed(page):
+    from playwright.sync_api import expect
+
+    import app
+
+    for n in range(3, app.MAX_RESPONSE_BOXES + 1):
+        page.locator("#add-btn").click()
+        expect(page.locator(f"#response-{n}")).to_be_visible()
+    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES}")).to_be_visible()
+    page.locator(f"#response-{app.MAX_RESPONSE_BOXES} textarea").fill("last one")
+    page.locator("#remove-btn").click()
+    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES}")).to_be_hidden()
+    page.locator("#add-btn").click()
+    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES} textarea")).to_have_value("")
+
+
+def test_phone_layout_shows_everything_in_one_column(browser, app_url):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("button", name="Capital of Australia").click()
+    page.locator("#score-btn").click()
+    expect(page.locator('#ranking [data-testid="cell-2-0"]')).to_have_text("3")
+    expect(page.locator("#reward-plot").locator("canvas, svg").first).to_be_visible()
+    expect(page.locator('#ranking [data-testid="cell-0-5"]')).to_be_hidden()  # the text preview gives way
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390 + 1, f"the page scrolls sideways on a phone ({page_width}px wide)"
+    page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    context.close()

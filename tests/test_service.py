@@ -1,0 +1,55 @@
+"""RewardService: validation before loading, and a failed load remembered for a while."""
+
+import shutil
+
+import pytest
+
+from reward.config import Settings
+from reward.model import ModelLoadError
+from reward.requests import InvalidRequest
+from reward.service import RETRY_LOAD_AFTER_S, RewardService
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_rank_scores_and_orders(tiny_settings, tiny_model):
+    result = RewardService(tiny_settings).rank("Why?", ["one answer", "", "another, longer answer"])
+    direct = tiny_model.score("Why?", ["one answer", "another, longer answer"])
+    assert sorted(r.score for r in result.ranked) == pytest.approx(sorted(s.score for s in direct), abs=1e-6)
+    assert [r.index for r in result.ranked] == sorted([0, 2], key=lambda i: -direct[i // 2].score)
+    assert result.seconds > 0
+
+
+def test_bad_input_is_refused_before_loading(tmp_path):
+    service = RewardService(Settings(model=str(tmp_path / "absent")))
+    with pytest.raises(InvalidRequest):
+        service.rank("", ["a"])
+    assert service.load_error is None  # no load was tried
+
+
+def test_a_failed_load_is_remembered_then_retried(tmp_path, tiny_model_dir):
+    folder = tmp_path / "model"
+    clock = Clock()
+    service = RewardService(Settings(model=str(folder), device="cpu"), clock=clock)
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        service.rank("Why?", ["a"])
+    assert "no such folder" in service.load_error
+    shutil.copytree(tiny_model_dir, folder)  # the model appears...
+    with pytest.raises(ModelLoadError):  # ...but the failure is still remembered
+        service.rank("Why?", ["a"])
+    clock.now += RETRY_LOAD_AFTER_S + 1
+    assert len(service.rank("Why?", ["a", "b"]).ranked) == 2
+    assert service.load_error is None
+
+
+def test_describe_before_and_after_loading(tiny_settings):
+    service = RewardService(tiny_settings)
+    assert service.describe()["model"] == tiny_settings.model
+    service.model()
+    assert service.describe()["parameters"] > 0
