@@ -50,3 +50,13 @@ def test_bad_values_name_the_variable(env, message):
 
 def test_cuda_index_is_a_valid_device():
     assert Settings(device="cuda:1").device == "cuda:1"
+
+
+def test_the_readme_documents_every_setting():
+    from reward.config import SETTINGS_HELP
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, (var, _) in SETTINGS_HELP.items():
+        flag = "--" + name.replace("_", "-")
+        assert f"| `{var}` | `{flag}` |" in readme, f"README's configuration table lacks {var}"
