@@ -1,0 +1,209 @@
+"""The command line: score a file of (prompt, response) rows, or evaluate the model on preference pairs.
+
+    python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
+    python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
+
+Both use the same code as the app's Batch and Evaluate tabs (:mod:`reward.files`,
+:mod:`reward.evaluate`) and the same model settings (``--model`` or ``REWARD_MODEL``, ...).
+A progress bar goes to stderr; results go to stdout.
+
+Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
+2 bad input or usage (the message starts with ``error:``; nothing was scored);
+130 interrupted (Ctrl+C; what was scored is written out first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .config import ConfigError, Settings, add_settings_arguments, settings_from_args
+from .files import CHUNK_ROWS, MAX_FILE_BYTES, MAX_ROWS, MIB, FileProblem, ScoringInterrupted
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in the same ``error: ...`` form as ours."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m reward", description="Score files of (prompt, response) pairs with a reward "
+                     "model, or check how often it prefers the chosen response of preference pairs.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{score,evaluate}",
+                                     parser_class=_Parser)
+
+    score = commands.add_parser(
+        "score", help="add score, tokens and truncated columns to a file of (prompt, response) rows",
+        description="Score every (prompt, response) row of INPUT and write it to OUTPUT with score, tokens and "
+                    "truncated columns added, rows in their original order. Formats follow the extensions: .csv, "
+                    ".tsv, .jsonl, .json, .parquet, and .gz after the text ones.")
+    score.add_argument("input", metavar="INPUT", help="the file to score")
+    score.add_argument("-o", "--output", metavar="OUTPUT", required=True,
+                       help="where to write the scored copy (its extension picks the format)")
+    score.add_argument("--prompt-column", default="prompt", help="the column of prompts (default: prompt)")
+    score.add_argument("--response-column", default="response", help="the column of responses (default: response)")
+    _add_common(score)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy of the model on (prompt, chosen, rejected) preference pairs",
+        description="Score the chosen and the rejected response of every pair in INPUT and report how often the "
+                    "chosen one scores strictly higher, with a 95%% bootstrap interval. Reads prompt/chosen/rejected "
+                    "columns, HH-RLHF dialogues (chosen/rejected only, split at the last shared \"Assistant:\" "
+                    "turn), or chat-message lists.")
+    evaluate.add_argument("input", metavar="INPUT", help="the file of preference pairs")
+    evaluate.add_argument("-o", "--output", metavar="RESULTS", default=None,
+                          help="also write per-pair results (scores, margin, correct) here")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print one JSON object (n, accuracy, ties, ci_low, ci_high, mean_margin, ...)")
+    evaluate.add_argument("--prompt-column", default=None,
+                          help="the column of prompts (default: prompt, else taken from the dialogues)")
+    evaluate.add_argument("--chosen-column", default="chosen", help="the column of preferred responses")
+    evaluate.add_argument("--rejected-column", default="rejected", help="the column of rejected responses")
+    evaluate.add_argument("--worst", type=int, default=5, metavar="K", help="show the K worst-judged pairs (0: none)")
+    evaluate.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    _add_common(evaluate)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                        help=f"refuse files with more rows than this (default {MAX_ROWS:,})")
+    parser.add_argument("--max-mb", type=float, default=MAX_FILE_BYTES / MIB,
+                        help=f"refuse files larger than this many MiB, uncompressed (default {MAX_FILE_BYTES // MIB})")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_settings_arguments(parser)
+
+
+def _progress_bar(total: int, unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, int], None], Callable]:
+    """A tqdm bar on ``out`` and a ``progress(done, total)`` callback that moves it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, file=out, disable=quiet, mininterval=0.5, dynamic_ncols=True,
+               unit_scale=False, smoothing=0.1)
+
+    def progress(done: int, _total: int) -> None:
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+    return progress, bar.close
+
+
+def _load(settings: Settings):
+    from transformers.utils import logging as transformers_logging
+
+    from .model import load_from_settings
+
+    # transformers draws its own "Loading weights" bar; ours is the only one worth watching.
+    transformers_logging.disable_progress_bar()
+    return load_from_settings(settings)
+
+
+def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .files import check_output_path, load_for_scoring, score_to_file
+
+    # Everything about the input is checked before the (slow) model load, so a bad file fails at once.
+    destination = check_output_path(args.output, args.input)
+    df = load_for_scoring(args.input, args.prompt_column, args.response_column, max_rows=args.max_rows,
+                          max_bytes=int(args.max_mb * MIB))
+    model = _load(settings)
+    progress, close = _progress_bar(len(df), "row", args.quiet, err)
+    try:
+        summary = score_to_file(model, df, destination, args.prompt_column, args.response_column,
+                                progress=progress, chunk_rows=args.chunk_rows)
+    finally:
+        close()
+    print(f"scored {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:.1f} rows/s); "
+          f"{summary.truncated:,} truncated at {summary.max_length} tokens; wrote {destination}", file=out)
+    return EXIT_OK
+
+
+def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .evaluate import LAYOUT_NAMES, evaluate_to_file, read_pairs, worst_pairs
+    from .files import check_output_path
+
+    destination = check_output_path(args.output, args.input) if args.output else None
+    if args.resamples < 1:
+        raise FileProblem(f"--resamples {args.resamples}: give at least 1 (2000 is usual).")
+    pairs = read_pairs(args.input, prompt_column=args.prompt_column, chosen_column=args.chosen_column,
+                       rejected_column=args.rejected_column, max_rows=args.max_rows,
+                       max_bytes=int(args.max_mb * MIB))
+    model = _load(settings)
+    progress, close = _progress_bar(len(pairs.frame), "pair", args.quiet, err)
+    try:
+        evaluation = evaluate_to_file(model, pairs, destination, progress=progress, resamples=args.resamples,
+                                      seed=args.seed, chunk_rows=args.chunk_rows)
+    finally:
+        close()
+    s = evaluation.summary
+    worst = worst_pairs(evaluation.results, max(args.worst, 0))
+    if args.json:
+        data = s.as_dict()
+        data.update(input=str(args.input), model=settings.model, max_length=settings.max_length,
+                    output=str(destination) if destination else None,
+                    worst=[{"row": int(r.row), "margin": float(r.margin)} for r in worst.itertuples()])
+        print(json.dumps(data, allow_nan=False, default=_none_for_nan), file=out)
+        return EXIT_OK
+    print(f"accuracy {s.accuracy:.2%} ({s.correct:,} of {s.n:,} pairs: chosen scored strictly above rejected), "
+          f"95% CI {s.ci_low:.2%} to {s.ci_high:.2%} (bootstrap, {s.resamples:,} resamples); ties {s.ties:,}; "
+          f"mean margin {s.mean_margin:+.3f}", file=out)
+    print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
+          f"truncated at {settings.max_length} tokens; read as {LAYOUT_NAMES[s.layout]}"
+          + (f"; wrote {destination}" if destination else ""), file=out)
+    if len(worst):
+        print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)
+        for r in worst.itertuples():
+            print(f"  row {r.row:>6}  margin {r.margin:+8.3f}  prompt: {_short(r.prompt)}", file=out)
+    return EXIT_OK
+
+
+def _none_for_nan(value: object) -> object:
+    return None
+
+
+def _short(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return json.dumps(flat if len(flat) <= width else flat[: width - 1] + "…", ensure_ascii=False)
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
+    from .model import ModelLoadError
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        if args.max_rows < 1 or args.max_mb <= 0:
+            raise ConfigError("--max-rows and --max-mb must be positive.")
+        if args.chunk_rows < 2:
+            raise ConfigError("--chunk-rows must be at least 2.")
+        runner = run_score if args.command == "score" else run_evaluate
+        return runner(args, settings, out, err)
+    except (FileProblem, ConfigError) as problem:
+        print(f"error: {problem}", file=err)
+        return EXIT_BAD_INPUT
+    except ModelLoadError as problem:
+        print(f"error: {problem}", file=err)
+        return EXIT_FAILED
+    except ScoringInterrupted as stop:
+        print(f"error: {stop}", file=err)
+        return EXIT_INTERRUPTED if isinstance(stop.cause, KeyboardInterrupt) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted before scoring started; nothing was written.", file=err)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
