@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TextIO
 
 from .config import ConfigError, Settings, add_settings_arguments, settings_from_args

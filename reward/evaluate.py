@@ -45,7 +45,6 @@ from .files import (
     rows_text,
     save_or_rescue,
     stopped,
-    write_table,
 )
 
 if TYPE_CHECKING:
@@ -310,7 +309,7 @@ def bootstrap_accuracy_interval(correct: np.ndarray, *, resamples: int = RESAMPL
     """
     import numpy as np
 
-    n = int(len(correct))
+    n = len(correct)
     if n == 0:
         return float("nan"), float("nan")
     accuracy = float(np.mean(correct))
@@ -378,7 +377,7 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
                 tokens_c[i], tokens_r[i] = sc.tokens, sr.tokens
                 cut[i] = sc.truncated or sr.truncated
             done = stop
-    except BaseException as err:  # noqa: BLE001 - keep what was scored; the caller decides what to write
+    except BaseException as err:
         results = _results_frame(frame.iloc[:done], score_c[:done], score_r[:done], tokens_c[:done],
                                  tokens_r[:done], cut[:done])
         raise stopped(err, done, n, "pairs", results, None) from err

@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import gzip
 import io
+import itertools
 import json
 import math
 import os
@@ -152,7 +153,7 @@ def file_format(path: str | Path) -> tuple[str, bool]:
 def scored_name(source: str | Path) -> str:
     """The default name of a scored copy: ``pairs.csv`` -> ``pairs.scored.csv`` (same format)."""
     name = Path(source).name
-    fmt, gz = file_format(name)
+    _fmt, gz = file_format(name)
     suffix = ".gz" if gz else ""
     base = name[: len(name) - len(suffix)]
     stem, ext = os.path.splitext(base)
@@ -371,7 +372,7 @@ def _missing(value: object) -> bool:
     if value is None:
         return True
     try:
-        return bool(value != value)  # NaN, pd.NA (raises), NaT
+        return bool(value != value)  # noqa: PLR0124 - true only for NaN and NaT; pd.NA raises
     except TypeError:
         return True
 
@@ -573,7 +574,7 @@ def score_to_file(model: RewardModel, df: pd.DataFrame, destination: str | Path,
         summary = score_table(model, df, prompt_column, response_column, progress=progress, chunk_rows=chunk_rows)
     except FileProblem:
         raise
-    except BaseException as err:  # noqa: BLE001 - Ctrl+C too: keep what was scored, then stop
+    except BaseException as err:
         raise stopped(err, scored_rows(df), len(df), "rows", df, destination) from err
     save_or_rescue(df, destination)
     return summary
@@ -718,7 +719,7 @@ def histogram_frame(values: Sequence[float], bins: int = 30) -> pd.DataFrame:
         low, high = low - 0.5, high + 0.5
     counts, edges = np.histogram(data, bins=bins, range=(low, high))
     return pd.DataFrame({
-        "bin": [f"{a:+.2f} to {b:+.2f}" for a, b in zip(edges[:-1], edges[1:])],
+        "bin": [f"{a:+.2f} to {b:+.2f}" for a, b in itertools.pairwise(edges)],
         "start": edges[:-1],
         "end": edges[1:],
         "count": counts,

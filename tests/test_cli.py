@@ -27,7 +27,7 @@ ROWS = pd.DataFrame({
 def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
     env.pop("REWARD_MODEL", None)
-    return subprocess.run([sys.executable, "-m", "reward", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "reward", *args], check=False, cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -137,7 +137,7 @@ def test_output_problems_exit_2_before_scoring(tmp_path, tiny_model_dir, capsys)
 def test_a_model_that_fails_to_load_is_one_line_and_exit_1(tmp_path, capsys):
     source = tmp_path / "in.csv"
     write_table(ROWS.rename(columns={"question": "prompt", "answer": "response"}), source)
-    code, out, err = call(capsys, "score", str(source), "-o", str(tmp_path / "o.csv"), "--model",
+    code, _out, err = call(capsys, "score", str(source), "-o", str(tmp_path / "o.csv"), "--model",
                           str(tmp_path / "no-such-model"))
     assert code == EXIT_FAILED
     assert err.startswith("error: Cannot load reward model") and err.count("\n") == 1, err

@@ -13,7 +13,6 @@ from reward.evaluate import (
     bootstrap_accuracy_interval,
     evaluate_file,
     evaluate_pairs,
-    prepare_pairs,
     read_pairs,
     split_dialogues,
     worst_pairs,

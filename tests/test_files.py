@@ -132,8 +132,7 @@ def test_score_table_adds_columns_in_place_without_copying_the_text(tiny_model):
 def test_custom_column_names(tmp_path, tiny_model, expected):
     source = tmp_path / "qa.jsonl"
     with open(source, "w", encoding="utf-8") as f:
-        for p, r in ROWS:
-            f.write(json.dumps({"question": p, "answer": r}, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps({"question": p, "answer": r}, ensure_ascii=False) + "\n" for p, r in ROWS)
     result = score_file(tiny_model, source, tmp_path / "qa.scored.jsonl", "question", "answer")
     table = result.table.rename(columns={"question": "prompt", "answer": "response"})
     assert_scored_like_card(table, expected)
@@ -230,7 +229,7 @@ def test_semicolon_separated_csv_is_explained(tmp_path):
 
 
 def test_non_utf8_names_the_byte_offset_and_line(tmp_path):
-    before = "prompt,response\nhello,world\ncaf".encode()
+    before = b"prompt,response\nhello,world\ncaf"
     message = refused(tmp_path, "latin1.csv", before + b"\xe9,ok\n")
     assert "not UTF-8" in message and "0xE9" in message
     assert f"byte offset {len(before)} " in message  # counted from 0, as tools like `xxd` show it
