@@ -173,7 +173,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
 
         gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
               outputs=[table, plot, info, error_banner], api_visibility="private",
-              concurrency_id="scoring", concurrency_limit=2)
+              concurrency_id="scoring", concurrency_limit=settings.concurrency)
 
         def score(prompt: str, responses: list[str]) -> list[dict]:
             """Score candidate responses to a prompt and rank them, best first.
@@ -185,7 +185,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
             """
             return [r.record() for r in _rank(service, prompt, responses).ranked]
 
-        gr.api(score, api_name="score", concurrency_id="scoring", concurrency_limit=2)
+        gr.api(score, api_name="score", concurrency_id="scoring", concurrency_limit=settings.concurrency)
 
         def on_page_load():
             return model_panel(service), load_error_banner(service)
@@ -194,9 +194,13 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
     return demo
 
 
-def launch(demo: gr.Blocks, **kwargs):
-    """Queue and launch with the app's look; kwargs go to ``Blocks.launch``."""
-    demo.queue(max_size=64)
+def launch(demo: gr.Blocks, settings: Settings, **kwargs):
+    """Queue and launch with the app's look and limits; kwargs go to ``Blocks.launch``."""
+    # Scoring requests (page and API share one limit) run up to settings.concurrency at
+    # a time and are merged into shared forward passes by RewardService; at most
+    # settings.queue_size more wait, and a caller beyond that is told the queue is full
+    # at once instead of hanging.
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False, **kwargs)
 
 
@@ -213,13 +217,14 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
-    service = RewardService(parse_settings(argv))
+    settings = parse_settings(argv)
+    service = RewardService(settings)
     try:
         service.model()  # warm up once, before the first visitor
     except ModelLoadError as err:
         # The page still starts: it shows this message, and so does every Score.
         print(f"error: {err}", file=sys.stderr)
-    launch(build_demo(service))
+    launch(build_demo(service), settings)
 
 
 if __name__ == "__main__":

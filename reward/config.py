@@ -33,6 +33,8 @@ class Settings:
     batch_size: int = 8
     max_responses: int = 32
     max_chars: int = 20_000
+    concurrency: int = 16
+    queue_size: int = 64
 
     def __post_init__(self) -> None:
         if not self.model.strip():
@@ -46,14 +48,12 @@ class Settings:
             ("batch_size", 1, 4096),
             ("max_responses", 1, 10_000),
             ("max_chars", 1, 10_000_000),
+            ("concurrency", 1, 256),
+            ("queue_size", 1, 100_000),
         ):
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ConfigError(f"REWARD_{name.upper()}={value} is out of range: use {low}..{high}.")
-
-    def model_key(self) -> tuple:
-        """The settings that decide which loaded model can be reused."""
-        return (self.model, self.revision, self.device, self.precision, self.max_length, self.batch_size)
 
 
 # name -> (environment variable, help text)
@@ -66,6 +66,8 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "batch_size": ("REWARD_BATCH_SIZE", "Pairs per forward pass (pairs are sorted by length first)."),
     "max_responses": ("REWARD_MAX_RESPONSES", "Most responses accepted in one request."),
     "max_chars": ("REWARD_MAX_CHARS", "Most characters accepted in the prompt or in one response."),
+    "concurrency": ("REWARD_CONCURRENCY", "Scoring requests taken at once; those that wait share forward passes."),
+    "queue_size": ("REWARD_QUEUE_SIZE", "Requests that may wait in the queue; beyond it callers are told to retry."),
 }
 
 

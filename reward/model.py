@@ -198,6 +198,16 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1 or "\\" in source or Path(source).exists()
 
 
+def display_name(source: str) -> str:
+    """How pages and messages name a model: a hub id as it is, a folder by its last part only.
+
+    The full path on the server's disk is nobody else's business.
+    """
+    if _looks_like_path(source):
+        return Path(source).expanduser().resolve().name or source
+    return source
+
+
 def _why(err: BaseException) -> str:
     """The cause of a failed load, in one short phrase."""
     name = type(err).__name__
@@ -275,6 +285,7 @@ def _load_cached(source: str, revision: str | None, device: str, precision: str,
     is_folder = _looks_like_path(source)
     if is_folder:
         folder = Path(source).expanduser()
+        shown = display_name(source)
         _check_folder(folder, shown)
         source, revision = str(folder.resolve()), None
     torch_device = pick_device(device)
@@ -298,7 +309,7 @@ def _load_cached(source: str, revision: str | None, device: str, precision: str,
         raise ModelLoadError(f"{shown!r} is not a reward model: it has {labels} output labels, and a reward model has "
                              f"exactly one. Point REWARD_MODEL at a one-logit sequence-classification model.")
     model.eval().to(torch_device)
-    log.info("loaded reward model %s on %s (%s)", shown, torch_device, precision)
+    log.info("loaded reward model %s on %s (%s)", source, torch_device, precision)
     return RewardModel(model, tokenizer, device=torch_device, source=shown, revision=revision,
                        precision=precision, max_length=max_length, batch_size=batch_size)
 

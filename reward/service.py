@@ -12,8 +12,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .batching import RequestBatcher
 from .config import Settings
-from .model import ModelLoadError, RewardModel, load_from_settings
+from .model import ModelLoadError, RewardModel, display_name, load_from_settings
 from .ranking import RankedResponse, rank_responses
 from .requests import check_request
 
@@ -35,6 +36,7 @@ class RewardService:
         self._clock = clock
         self._lock = threading.Lock()
         self._model: RewardModel | None = None
+        self._batcher: RequestBatcher | None = None
         self._error: ModelLoadError | None = None
         self._error_at = 0.0
 
@@ -47,8 +49,10 @@ class RewardService:
                 if self._error is not None and self._clock() - self._error_at < RETRY_LOAD_AFTER_S:
                     raise self._error
                 try:
-                    self._model = load_from_settings(self.settings)
-                    self._error = None
+                    model = load_from_settings(self.settings)
+                    # Concurrent requests share forward passes, up to this many pairs.
+                    self._batcher = RequestBatcher(model.score_pairs, max_pairs=8 * self.settings.batch_size)
+                    self._model, self._error = model, None
                 except ModelLoadError as err:
                     self._error, self._error_at = err, self._clock()
                     raise
@@ -67,9 +71,10 @@ class RewardService:
             ModelLoadError: the model cannot be loaded.
         """
         request = check_request(prompt, responses, self.settings)
-        model = self.model()
+        self.model()
+        assert self._batcher is not None
         start = time.perf_counter()
-        scores = model.score(request.prompt, request.responses)
+        scores = self._batcher.score(request.prompt, request.responses)
         seconds = time.perf_counter() - start
         return RankingResult(rank_responses(request.responses, scores, request.indices), seconds)
 
@@ -77,6 +82,6 @@ class RewardService:
         """What is (or would be) loaded: the model panel's content."""
         if self._model is not None:
             return self._model.describe()
-        return {"model": self.settings.model, "revision": self.settings.revision or "default",
+        return {"model": display_name(self.settings.model), "revision": self.settings.revision or "default",
                 "device": self.settings.device, "precision": self.settings.precision,
                 "max_length": self.settings.max_length, "batch_size": self.settings.batch_size}

@@ -53,7 +53,7 @@ def launch_app(settings: Settings):
     from reward.service import RewardService
 
     demo = app.build_demo(RewardService(settings))
-    _, url, _ = app.launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+    _, url, _ = app.launch(demo, settings, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                            quiet=True)
     return demo, url.rstrip("/")
 

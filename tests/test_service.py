@@ -1,6 +1,7 @@
 """RewardService: validation before loading, and a failed load remembered for a while."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,6 @@ def test_a_failed_load_is_remembered_then_retried(tmp_path, tiny_model_dir):
 
 def test_describe_before_and_after_loading(tiny_settings):
     service = RewardService(tiny_settings)
-    assert service.describe()["model"] == tiny_settings.model
+    assert service.describe()["model"] == Path(tiny_settings.model).name
     service.model()
     assert service.describe()["parameters"] > 0
