@@ -174,8 +174,8 @@ def _what_it_looks_like(head: bytes) -> str | None:
         return "UTF-16 text (save it as UTF-8)"
     if head.startswith(b"%PDF"):
         return "a PDF document"
-    if b"\x00" in head:
-        return "a binary file, not text"
+    if b"\x00" in head.split(b"\n", 1)[0]:  # a NUL in a data cell can be text; in the first line it is not
+        return "a binary file (or UTF-16 text), not UTF-8 text"
     return None
 
 

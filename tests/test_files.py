@@ -247,6 +247,7 @@ def test_utf8_bom_is_accepted(tmp_path):
     ("really.csv", b'{"prompt": "q", "response": "a"}\n', ".jsonl"),
     ("sheet.csv", b"PK\x03\x04\x14\x00\x06\x00", "Excel"),
     ("utf16.csv", "prompt,response\nq,a\n".encode("utf-16"), "UTF-16"),
+    ("utf16le.csv", "prompt,response\nq,a\n".encode("utf-16-le"), "UTF-16"),
     ("zipped.csv", gzip.compress(b"prompt,response\nq,a\n"), ".gz"),
     ("plain.csv.gz", b"prompt,response\nq,a\n", "not a gzip file"),
     ("text.parquet", b"prompt,response\nq,a\n", "not a Parquet file"),
