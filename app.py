@@ -20,6 +20,7 @@ import gradio as gr
 from reward import about
 from reward.config import ConfigError, Settings, add_settings_arguments, settings_from_args
 from reward.examples import ExampleSet, load_example_sets
+from reward.files import MAX_FILE_BYTES
 from reward.model import ModelLoadError
 from reward.ranking import plot_frame, ranking_table
 from reward.requests import InvalidRequest
@@ -27,6 +28,8 @@ from reward.service import RankingResult, RewardService
 
 log = logging.getLogger("reward.app")
 
+# Uploads (the Batch and Evaluate tabs) are refused by the server beyond this size.
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
 MAX_RESPONSE_BOXES = 16
 START_RESPONSE_BOXES = 2
 
@@ -201,7 +204,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # settings.queue_size more wait, and a caller beyond that is told the queue is full
     # at once instead of hanging.
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
-    return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False, **kwargs)
+    return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False,
+                       max_file_size=MAX_UPLOAD_BYTES, **kwargs)
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
