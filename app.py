@@ -205,7 +205,7 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # at once instead of hanging.
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False,
-                       max_file_size=MAX_UPLOAD_BYTES, **kwargs)
+                       max_file_size=MAX_UPLOAD_BYTES, max_threads=max(40, settings.concurrency + 8), **kwargs)
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:

@@ -1,0 +1,277 @@
+"""Load test: many concurrent gradio_client users against the real app on loopback.
+
+Launches ``python app.py`` on the tiny offline model (or ``--model``), drives it
+with ``--users`` concurrent clients for ``--requests`` requests in total, checks
+every answer against the right one for its own request (computed independently
+in this process), and prints throughput, latency percentiles, errors,
+rejections and the server's resident memory before and after. Hostile requests
+(thousands of responses, megabytes of text) are mixed in and must be refused
+quickly. A second phase floods a deliberately tiny queue to show that callers
+beyond it are told to retry at once instead of hanging.
+
+Everything stays on 127.0.0.1, and every loop is bounded in count and time.
+
+    python bench/load.py                      # 48 users, 3,000 requests, tiny model
+    python bench/load.py --users 32 --requests 500 --model path/to/model
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+WORDS = ("reward model answer prompt careful helpful wrong detail example because therefore however "
+         "capital city France Paris bread flour water photosynthesis sunlight energy plants").split()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def make_request(i: int) -> tuple[str, list[str]]:
+    """A unique, deterministic request: the prompt names its own number."""
+    n = 2 + i % 5
+    prompt = f"Request {i}: " + " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(3 + i % 9))
+    responses = [" ".join(WORDS[(i * 13 + j * 5 + k) % len(WORDS)] for k in range(2 + (i + j) % 40))
+                 for j in range(n)]
+    return prompt, responses
+
+
+def hostile_request(i: int) -> tuple[str, list[str]]:
+    if i % 2:
+        return "Too many", ["x"] * 5000
+    return "Too long", ["y" * 2_000_000]
+
+
+@dataclass
+class Outcome:
+    latencies: list[float] = field(default_factory=list)
+    hostile_latencies: list[float] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rejected: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def start_app(model: str, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "REWARD_MODEL": model, "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1", **(extra_env or {})}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"the app exited:\n{proc.stderr.read()[-3000:]}")
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the app did not start within 120 s")
+
+
+def expected_answers(model_path: str, requests: list[tuple[str, list[str]]]) -> list[list[tuple[int, float]]]:
+    """The right (index, score) list, best first, for each request, computed here, not by the server."""
+    from reward.model import load_reward_model
+    from reward.ranking import rank_responses
+
+    rm = load_reward_model(model_path, device="cpu")
+    out = []
+    for prompt, responses in requests:
+        ranked = rank_responses(responses, rm.score(prompt, responses))
+        out.append([(r.index, r.score) for r in ranked])
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int) -> tuple[Outcome, float]:
+    from gradio_client import Client
+
+    outcome = Outcome()
+    counter = iter(range(total))
+    counter_lock = threading.Lock()
+    deadline = time.monotonic() + time_limit
+    ready = threading.Barrier(users + 1)
+
+    def user() -> None:
+        client = Client(url, verbose=False)
+        ready.wait()
+        while time.monotonic() < deadline:
+            with counter_lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            is_hostile = hostile_every and i % hostile_every == hostile_every - 1
+            prompt, responses = hostile_request(i) if is_hostile else requests[i % len(requests)]
+            start = time.perf_counter()
+            try:
+                records = client.predict(prompt, responses, api_name="/score")
+                error = None
+            except Exception as err:  # noqa: BLE001 - classified below
+                records, error = None, err
+            elapsed = time.perf_counter() - start
+            with outcome.lock:
+                if is_hostile:
+                    outcome.hostile_latencies.append(elapsed)
+                    if error is None or "limit" not in str(error):
+                        outcome.wrong.append(f"hostile request {i} was not refused by the limits: {error!r}")
+                    continue
+                if error is not None:
+                    if "queue is full" in str(error).lower():
+                        outcome.rejected += 1
+                    else:
+                        outcome.errors.append(f"{type(error).__name__}: {error}")
+                    continue
+                outcome.latencies.append(elapsed)
+                got = [(r["index"], r["score"]) for r in records]
+                want = expected[i % len(requests)]
+                texts_ok = all(r["response"] == responses[r["index"]] for r in records)
+                if [g[0] for g in got] != [w[0] for w in want] or not texts_ok or any(
+                        abs(g[1] - w[1]) > 1e-4 for g, w in zip(got, want)):
+                    outcome.wrong.append(f"request {i} got an answer that is not its own: {got} vs {want}")
+
+    threads = [threading.Thread(target=user, daemon=True) for _ in range(users)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join(timeout=max(1.0, deadline - time.monotonic() + 30))
+    return outcome, time.perf_counter() - start
+
+
+def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
+    """Start an app with a queue of 2 and one worker, send ``burst`` slow requests at once.
+
+    Returns (answered, rejected, other errors, slowest rejection in seconds).
+    """
+    from gradio_client import Client
+
+    port = free_port()
+    proc = start_app(model, port, {"REWARD_QUEUE_SIZE": "2", "REWARD_CONCURRENCY": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    results: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    clients = [Client(url, verbose=False) for _ in range(burst)]
+    go = threading.Barrier(burst)
+    slow = ("Why?", ["long answer " * 200] * 32)
+
+    def user(c):
+        go.wait()
+        start = time.perf_counter()
+        try:
+            c.predict(*slow, api_name="/score")
+            kind = "answered"
+        except Exception as err:  # noqa: BLE001
+            kind = "rejected" if "queue is full" in str(err).lower() else f"error: {err}"
+        with lock:
+            results.append((kind, time.perf_counter() - start))
+
+    threads = [threading.Thread(target=user, args=(c,), daemon=True) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    proc.terminate()
+    proc.wait(timeout=20)
+    answered = sum(k == "answered" for k, _ in results)
+    rejected = [s for k, s in results if k == "rejected"]
+    return answered, len(rejected), len(results) - answered - len(rejected), max(rejected, default=float("nan"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=48, help="concurrent clients (default 48)")
+    parser.add_argument("--requests", type=int, default=3000, help="requests in total (default 3000)")
+    parser.add_argument("--time-limit", type=float, default=600, help="stop sending after this many seconds")
+    parser.add_argument("--model", help="model folder (default: build the tiny test model)")
+    parser.add_argument("--hostile-every", type=int, default=100, help="every Nth request is hostile (0: none)")
+    parser.add_argument("--flood", type=int, default=24, help="burst size against a queue of 2 (0: skip)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model
+        if model is None:
+            from reward.tiny import build_tiny_reward_model
+
+            model = str(build_tiny_reward_model(Path(tmp) / "tiny"))
+        requests = [make_request(i) for i in range(min(args.requests, 500))]
+        print(f"computing the expected answers of {len(requests)} distinct requests ...", flush=True)
+        expected = expected_answers(model, requests)
+
+        port = free_port()
+        proc = start_app(model, port)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            warm, _ = drive(url, 4, 40, 60, requests, expected, 0)
+            before = rss_mib(proc.pid)
+            print(f"driving {args.users} users, {args.requests} requests ...", flush=True)
+            outcome, seconds = drive(url, args.users, args.requests, args.time_limit, requests, expected,
+                                     args.hostile_every)
+            after = rss_mib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        flood = flood_tiny_queue(model, args.flood) if args.flood else None
+
+    ok = len(outcome.latencies)
+    print()
+    print("| measure | value |")
+    print("| --- | --- |")
+    print(f"| concurrent users | {args.users} |")
+    print(f"| requests answered (checked) | {ok} |")
+    print(f"| throughput | {ok / seconds:.1f} requests/s |")
+    print(f"| latency p50 / p95 / p99 | {percentile(outcome.latencies, 50) * 1000:.0f} / "
+          f"{percentile(outcome.latencies, 95) * 1000:.0f} / {percentile(outcome.latencies, 99) * 1000:.0f} ms |")
+    print(f"| answers not matching their own request | {len(outcome.wrong)} |")
+    print(f"| errors | {len(outcome.errors)} |")
+    print(f"| rejected (queue full) | {outcome.rejected} |")
+    if outcome.hostile_latencies:
+        print(f"| hostile requests refused, slowest | {len(outcome.hostile_latencies)}, "
+              f"{max(outcome.hostile_latencies) * 1000:.0f} ms (median "
+              f"{statistics.median(outcome.hostile_latencies) * 1000:.0f} ms) |")
+    print(f"| server memory before / after | {before:.0f} / {after:.0f} MiB ({after - before:+.0f} MiB) |")
+    if flood:
+        answered, rejected, other, slowest = flood
+        print(f"| flood of {args.flood} on a queue of 2 | {answered} answered, {rejected} told to retry "
+              f"(slowest refusal {slowest * 1000:.0f} ms), {other} other errors |")
+    for line in (outcome.wrong + outcome.errors)[:10]:
+        print("  ", line)
+    failed = outcome.wrong or outcome.errors or (flood and flood[2])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
