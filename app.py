@@ -14,13 +14,27 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 
 from reward import about
 from reward.config import ConfigError, Settings, add_settings_arguments, settings_from_args
 from reward.examples import ExampleSet, load_example_sets
-from reward.files import MAX_FILE_BYTES
+from reward.evaluate import LAYOUT_NAMES, SAMPLE_PAIRS, evaluate_to_file, read_pairs, worst_pairs
+from reward.files import (
+    MAX_FILE_BYTES,
+    FileProblem,
+    ScoringInterrupted,
+    histogram_frame,
+    load_for_scoring,
+    preview_frame,
+    read_table,
+    score_to_file,
+    scored_name,
+    suggest_columns,
+)
 from reward.model import ModelLoadError
 from reward.ranking import plot_frame, ranking_table
 from reward.requests import InvalidRequest
@@ -106,33 +120,40 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
         info = gr.Markdown(model_panel(service), elem_id="model-info")
         gr.Markdown(about.EXPLAINER.format(max_length=settings.max_length), elem_id="explainer")
 
-        count = gr.State(START_RESPONSE_BOXES)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=5, min_width=320):
-                gr.Markdown("**Try an example**")
-                with gr.Row():
-                    example_buttons = [gr.Button(ex.title, size="sm", variant="secondary") for ex in examples]
-                prompt = gr.Textbox(label="Prompt", placeholder="The question or instruction the responses answer",
-                                    lines=2, max_lines=8, elem_id="prompt")
-                boxes = [
-                    gr.Textbox(label=f"Response {i + 1}", placeholder="A candidate response", lines=3, max_lines=12,
-                               visible=i < START_RESPONSE_BOXES, elem_id=f"response-{i + 1}")
-                    for i in range(MAX_RESPONSE_BOXES)
-                ]
-                with gr.Row():
-                    add_btn = gr.Button("Add response", size="sm", elem_id="add-btn")
-                    remove_btn = gr.Button("Remove last", size="sm", elem_id="remove-btn")
-                    clear_btn = gr.Button("Clear all", size="sm", elem_id="clear-btn")
-                score_btn = gr.Button("Score", variant="primary", elem_id="score-btn")
-                gr.Markdown(f"Up to {MAX_RESPONSE_BOXES} responses here ({settings.max_responses} through the API), "
-                            f"{settings.max_chars:,} characters each. Blank responses are skipped.",
-                            elem_classes=["hint"])
-            with gr.Column(scale=6, min_width=320):
-                table = gr.Dataframe(label="Ranking (best first)", elem_id="ranking", interactive=False, wrap=True,
-                                     column_widths=["8%", "14%", "11%", "16%", "13%", "38%"])
-                plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
-                                  x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
-                                  elem_id="reward-plot")
+        with gr.Tabs():
+            with gr.Tab("Compare responses", id="compare"):
+                count = gr.State(START_RESPONSE_BOXES)
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, min_width=320):
+                        gr.Markdown("**Try an example**")
+                        with gr.Row():
+                            example_buttons = [gr.Button(ex.title, size="sm", variant="secondary")
+                                               for ex in examples]
+                        prompt = gr.Textbox(label="Prompt", lines=2, max_lines=8, elem_id="prompt",
+                                            placeholder="The question or instruction the responses answer")
+                        boxes = [
+                            gr.Textbox(label=f"Response {i + 1}", placeholder="A candidate response", lines=3,
+                                       max_lines=12, visible=i < START_RESPONSE_BOXES, elem_id=f"response-{i + 1}")
+                            for i in range(MAX_RESPONSE_BOXES)
+                        ]
+                        with gr.Row():
+                            add_btn = gr.Button("Add response", size="sm", elem_id="add-btn")
+                            remove_btn = gr.Button("Remove last", size="sm", elem_id="remove-btn")
+                            clear_btn = gr.Button("Clear all", size="sm", elem_id="clear-btn")
+                        score_btn = gr.Button("Score", variant="primary", elem_id="score-btn")
+                        gr.Markdown(f"Up to {MAX_RESPONSE_BOXES} responses here ({settings.max_responses} through "
+                                    f"the API), {settings.max_chars:,} characters each. Blank responses are skipped.",
+                                    elem_classes=["hint"])
+                    with gr.Column(scale=6, min_width=320):
+                        table = gr.Dataframe(label="Ranking (best first)", elem_id="ranking", interactive=False,
+                                             wrap=True, column_widths=["8%", "14%", "11%", "16%", "13%", "38%"])
+                        plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
+                                          x_title="Response", y_title="Reward (logit)", x_label_angle=0,
+                                          height=320, elem_id="reward-plot")
+            with gr.Tab("Batch: score a file", id="batch"):
+                build_batch_tab(service)
+            with gr.Tab("Evaluate on preference pairs", id="evaluate"):
+                build_evaluate_tab(service)
         gr.Markdown(about.FOOTER)
 
         def show(n: int) -> list:
@@ -197,6 +218,220 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
     return demo
 
 
+# -- the Batch and Evaluate tabs -------------------------------------------------------------
+
+# A shared page must not be held for an hour by one file: the web tabs take fewer rows
+# than the command line (reward.files.MAX_ROWS), and score in small chunks so that
+# people comparing responses meanwhile get the model between two chunks.
+MAX_UPLOAD_ROWS = 5_000
+UPLOAD_CHUNK_ROWS = 64
+FILE_TYPES = [".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".gz"]
+NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
+
+
+def _model_for_files(service: RewardService):
+    try:
+        return service.model()
+    except ModelLoadError as err:
+        raise gr.Error(str(err)) from None
+
+
+def _upload_name(path: str | None, what: str) -> str:
+    if not path:
+        raise gr.Error(f"No file yet: upload {what} first.")
+    return Path(path).name
+
+
+def _output_path(name: str) -> Path:
+    """A fresh file in the system's temp folder (where Gradio serves downloads from)."""
+    return Path(tempfile.mkdtemp(prefix="reward-")) / name
+
+
+def _progress_callback(progress: gr.Progress, what: str):
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc=what, unit="rows")
+    return report
+
+
+def _stopped_message(stop: ScoringInterrupted) -> str:
+    """The interruption's message with server paths reduced to file names."""
+    text = str(stop)
+    if stop.output is not None:
+        text = text.replace(str(stop.output), stop.output.name)
+    return text
+
+
+def _rounded(frame):
+    """Floats to 3 decimals for reading (the downloads keep full precision)."""
+    return frame.round({c: 3 for c in frame.columns if frame[c].dtype.kind == "f"})
+
+
+def columns_of(path: str | None) -> list[str]:
+    """The columns of an uploaded file, for the pickers; a bad file is reported at once."""
+    name = _upload_name(path, "a file")
+    try:
+        return [str(c) for c in read_table(path, name=name, max_rows=MAX_UPLOAD_ROWS).columns]
+    except FileProblem as err:
+        raise gr.Error(str(err)) from None
+
+
+def score_upload(service: RewardService, path: str | None, prompt_column: str, response_column: str,
+                 progress: gr.Progress | None = None):
+    """The Batch tab: score every row of an uploaded file; returns summary, preview, histogram, download."""
+    name = _upload_name(path, "a CSV, JSONL or Parquet file of prompts and responses")
+    model = _model_for_files(service)
+    try:
+        df = load_for_scoring(path, prompt_column or "prompt", response_column or "response", name=name,
+                              max_rows=MAX_UPLOAD_ROWS)
+    except FileProblem as err:
+        raise gr.Error(str(err)) from None
+    out = _output_path(scored_name(name))
+    report = _progress_callback(progress, "Scoring") if progress is not None else None
+    try:
+        summary = score_to_file(model, df, out, prompt_column, response_column, progress=report,
+                                chunk_rows=UPLOAD_CHUNK_ROWS)
+    except ScoringInterrupted as stop:
+        gr.Warning(_stopped_message(stop))
+        partial = stop.partial if stop.partial is not None else df.iloc[:0]
+        return (f"**Stopped part-way.** {_stopped_message(stop)}", _rounded(preview_frame(partial)),
+                histogram_frame(partial["score"].tolist() if "score" in partial else []),
+                str(stop.output) if stop.output else None)
+    except FileProblem as err:
+        raise gr.Error(str(err)) from None
+    cut = f", {summary.truncated:,} cut at {summary.max_length} tokens" if summary.truncated else ""
+    text = (f"**Scored {summary.rows:,} rows** of `{name}` in {summary.seconds:.1f} s "
+            f"({summary.rows_per_second:.1f} rows/s){cut}. Mean reward {df['score'].mean():+.3f}; the download "
+            f"keeps the rows in their original order with `score`, `tokens` and `truncated` added.")
+    return text, _rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(out)
+
+
+def evaluate_upload(service: RewardService, path: str | None, prompt_column: str, chosen_column: str,
+                    rejected_column: str, progress: gr.Progress | None = None):
+    """The Evaluate tab: accuracy on uploaded preference pairs; returns summary, histogram, worst pairs, download."""
+    name = _upload_name(path, "a file of (prompt, chosen, rejected) pairs, or try the sample pairs")
+    model = _model_for_files(service)
+    prompt = None if not prompt_column or prompt_column == NO_PROMPT_COLUMN else prompt_column
+    try:
+        pairs = read_pairs(path, prompt_column=prompt, chosen_column=chosen_column or "chosen",
+                           rejected_column=rejected_column or "rejected", name=name, max_rows=MAX_UPLOAD_ROWS)
+    except FileProblem as err:
+        raise gr.Error(str(err)) from None
+    out = _output_path(Path(scored_name(name)).name.replace(".scored", ".evaluated"))
+    report = _progress_callback(progress, "Scoring pairs") if progress is not None else None
+    try:
+        evaluation = evaluate_to_file(model, pairs, out, progress=report, chunk_rows=UPLOAD_CHUNK_ROWS)
+    except ScoringInterrupted as stop:
+        gr.Warning(_stopped_message(stop))
+        return (f"**Stopped part-way.** {_stopped_message(stop)}", None, None,
+                str(stop.output) if stop.output else None)
+    except FileProblem as err:
+        raise gr.Error(str(err)) from None
+    s = evaluation.summary
+    text = (f"### Accuracy {s.accuracy:.1%} on {s.n:,} pairs\n"
+            f"95% bootstrap interval **{s.ci_low:.1%} to {s.ci_high:.1%}** · {s.ties:,} tie{'s' * (s.ties != 1)} · "
+            f"mean margin (chosen minus rejected) **{s.mean_margin:+.3f}** · {s.truncated:,} pairs cut at "
+            f"{model.max_length} tokens · read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
+            "Accuracy counts pairs whose chosen response scored strictly above the rejected one (a tie is not a "
+            "win). For scale: the model card reports 52.61% for `nicholasKluge/RewardModel` on WebGPT comparisons.")
+    worst = _rounded(preview_frame(worst_pairs(evaluation.results, 10)[
+        ["row", "margin", "score_chosen", "score_rejected", "prompt", "chosen", "rejected"]], width=120))
+    return text, histogram_frame(evaluation.results["margin"].tolist()), worst, str(out)
+
+
+def _histogram(label: str, x_title: str, elem_id: str) -> gr.BarPlot:
+    return gr.BarPlot(x="bin", y="count", label=label, x_title=x_title, y_title="Count", x_label_angle=-45,
+                      height=300, elem_id=elem_id)
+
+
+def _sorted_histogram(frame):
+    """A histogram frame as a BarPlot value with its bins kept in numeric order."""
+    if frame is None:
+        return None
+    return gr.BarPlot(value=frame, sort=frame["bin"].tolist())
+
+
+def build_batch_tab(service: RewardService) -> None:
+    gr.Markdown(f"Upload a file of prompts and responses (CSV, TSV, JSONL, JSON or Parquet, also gzipped; up to "
+                f"{MAX_UPLOAD_ROWS:,} rows and {MAX_FILE_BYTES // (1024 * 1024)} MB here, more with "
+                "`python -m reward score`). Every row is scored; the download is your file, rows in their "
+                "order, with `score`, `tokens` and `truncated` columns added.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=300):
+            upload = gr.File(label="File to score", file_types=FILE_TYPES, elem_id="batch-file")
+            with gr.Row():
+                prompt_col = gr.Dropdown(label="Prompt column", choices=["prompt"], value="prompt",
+                                         allow_custom_value=True, elem_id="batch-prompt-column")
+                response_col = gr.Dropdown(label="Response column", choices=["response"], value="response",
+                                           allow_custom_value=True, elem_id="batch-response-column")
+            run = gr.Button("Score file", variant="primary", elem_id="batch-btn")
+        with gr.Column(scale=6, min_width=300):
+            summary = gr.Markdown(elem_id="batch-summary")
+            download = gr.File(label="Scored file", interactive=False, elem_id="batch-download")
+    hist = _histogram("Scores (histogram)", "Reward", "batch-histogram")
+    preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, elem_id="batch-preview")
+
+    def pick_columns(path):
+        if not path:
+            return gr.update(), gr.update()
+        columns = columns_of(path)
+        prompt, response = suggest_columns(columns)
+        return (gr.update(choices=columns, value=prompt or columns[0]),
+                gr.update(choices=columns, value=response or columns[min(1, len(columns) - 1)]))
+
+    def run_batch(path, prompt, response, progress=gr.Progress()):
+        text, table, histogram, out = score_upload(service, path, prompt, response, progress)
+        return text, table, _sorted_histogram(histogram), out
+
+    upload.change(pick_columns, upload, [prompt_col, response_col], api_visibility="private")
+    run.click(run_batch, [upload, prompt_col, response_col], [summary, preview, hist, download],
+              api_visibility="private", concurrency_id="files", concurrency_limit=1)
+
+
+def build_evaluate_tab(service: RewardService) -> None:
+    gr.Markdown("How often does the model prefer the response people preferred? Upload (prompt, chosen, rejected) "
+                "pairs: columns with those names, or `chosen`/`rejected` whole dialogues as in Anthropic's HH-RLHF "
+                "(split at the last shared \"Assistant:\" turn), or chat-message lists. No file at hand? Try the "
+                "sample pairs.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=300):
+            upload = gr.File(label="Preference pairs", file_types=FILE_TYPES, elem_id="eval-file")
+            sample = gr.Button("Try the sample pairs", size="sm", elem_id="eval-sample-btn")
+            with gr.Row():
+                prompt_col = gr.Dropdown(label="Prompt column", choices=["prompt", NO_PROMPT_COLUMN], value="prompt",
+                                         allow_custom_value=True, elem_id="eval-prompt-column")
+                chosen_col = gr.Dropdown(label="Chosen column", choices=["chosen"], value="chosen",
+                                         allow_custom_value=True, elem_id="eval-chosen-column")
+                rejected_col = gr.Dropdown(label="Rejected column", choices=["rejected"], value="rejected",
+                                           allow_custom_value=True, elem_id="eval-rejected-column")
+            run = gr.Button("Evaluate", variant="primary", elem_id="eval-btn")
+        with gr.Column(scale=6, min_width=300):
+            summary = gr.Markdown(elem_id="eval-summary")
+            download = gr.File(label="Per-pair results", interactive=False, elem_id="eval-download")
+    hist = _histogram("Margins: score(chosen) minus score(rejected)", "Margin", "eval-histogram")
+    worst = gr.Dataframe(label="The 10 worst-judged pairs (most negative margin first)", interactive=False,
+                         wrap=True, elem_id="eval-worst")
+
+    def pick_columns(path):
+        if not path:
+            return gr.update(), gr.update(), gr.update()
+        columns = columns_of(path)
+        prompt = "prompt" if "prompt" in columns else NO_PROMPT_COLUMN
+        return (gr.update(choices=[*columns, NO_PROMPT_COLUMN], value=prompt),
+                gr.update(choices=columns, value="chosen" if "chosen" in columns else columns[0]),
+                gr.update(choices=columns, value="rejected" if "rejected" in columns else columns[-1]))
+
+    def run_evaluation(path, prompt, chosen, rejected, progress=gr.Progress()):
+        text, histogram, table, out = evaluate_upload(service, path, prompt, chosen, rejected, progress)
+        return text, _sorted_histogram(histogram), table, out
+
+    upload.change(pick_columns, upload, [prompt_col, chosen_col, rejected_col], api_visibility="private")
+    sample.click(lambda: str(SAMPLE_PAIRS), None, upload, api_visibility="private", queue=False).then(
+        run_evaluation, [upload, prompt_col, chosen_col, rejected_col], [summary, hist, worst, download],
+        api_visibility="private", concurrency_id="files", concurrency_limit=1)
+    run.click(run_evaluation, [upload, prompt_col, chosen_col, rejected_col], [summary, hist, worst, download],
+              api_visibility="private", concurrency_id="files", concurrency_limit=1)
+
+
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     """Queue and launch with the app's look and limits; kwargs go to ``Blocks.launch``."""
     # Scoring requests (page and API share one limit) run up to settings.concurrency at
@@ -205,7 +440,8 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # at once instead of hanging.
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
     return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False,
-                       max_file_size=MAX_UPLOAD_BYTES, max_threads=max(40, settings.concurrency + 8), **kwargs)
+                       max_file_size=MAX_UPLOAD_BYTES, max_threads=max(40, settings.concurrency + 8),
+                       allowed_paths=[str(SAMPLE_PAIRS.parent)], **kwargs)
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:

@@ -133,3 +133,41 @@ def test_phone_layout_shows_everything_in_one_column(browser, app_url):
     assert page_width <= 390 + 1, f"the page scrolls sideways on a phone ({page_width}px wide)"
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     context.close()
+
+
+def test_batch_tab_scores_an_uploaded_file(page, tmp_path):
+    from playwright.sync_api import expect
+
+    src = tmp_path / "qa.csv"
+    src.write_text('question,answer\n"Why?","Because."\n"What is 2+2?","4"\n"Capital of France?","Paris."\n')
+    page.get_by_role("tab", name="Batch: score a file").click()
+    page.locator("#batch-file input[type=file]").set_input_files(str(src))
+    expect(page.locator("#batch-prompt-column input")).to_have_value("question")
+    expect(page.locator("#batch-response-column input")).to_have_value("answer")
+    page.locator("#batch-btn").click()
+    expect(page.locator("#batch-summary")).to_contain_text("Scored 3 rows")
+    link = page.locator("#batch-download a").first
+    expect(link).to_have_attribute("href", re.compile(r"qa\.scored\.csv$"))
+    import io
+    import urllib.request
+
+    import pandas as pd
+
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=20) as r:
+        scored = pd.read_csv(io.BytesIO(r.read()))
+    assert scored["question"].tolist() == ["Why?", "What is 2+2?", "Capital of France?"]
+    assert {"score", "tokens", "truncated"} <= set(scored.columns)
+    expect(page.locator('#batch-preview [data-testid="cell-2-0"]')).to_have_text("Capital of France?")
+    expect(page.locator("#batch-histogram").locator("canvas, svg").first).to_be_visible()
+
+
+def test_evaluate_tab_runs_the_sample_pairs_with_one_click(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Evaluate on preference pairs").click()
+    page.locator("#eval-sample-btn").click()
+    expect(page.locator("#eval-summary")).to_contain_text(re.compile(r"Accuracy \d+\.\d% on \d+ pairs"))
+    expect(page.locator("#eval-download a").first).to_have_attribute("href",
+                                                                    re.compile(r"sample_pairs\.evaluated\.jsonl$"))
+    expect(page.locator('#eval-worst [data-testid="cell-0-0"]')).to_be_attached()
+    page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)

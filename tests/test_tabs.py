@@ -1,0 +1,97 @@
+"""The Batch and Evaluate tabs' handlers on the tiny model: files in, the right scores and verdicts out."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+import app
+from reward.config import Settings
+from reward.evaluate import SAMPLE_PAIRS
+from reward.service import RewardService
+
+
+@pytest.fixture(scope="module")
+def service(tiny_settings):
+    return RewardService(tiny_settings)
+
+
+def test_batch_scores_every_row_in_order_into_a_temp_file(service, tiny_model, tmp_path):
+    rows = pd.DataFrame({"question": ["Why?", "What is 2+2?", "Why?", "Capital of France?"],
+                         "answer": ["Because.", "4", "A much longer answer " * 30, "Paris."],
+                         "id": [10, 20, 30, 40]})
+    src = tmp_path / "qa.csv"
+    rows.to_csv(src, index=False)
+    text, preview, histogram, out = app.score_upload(service, str(src), "question", "answer")
+    out = Path(out)
+    assert out.name == "qa.scored.csv"
+    assert Path(tempfile.gettempdir()) in out.parents
+    scored = pd.read_csv(out)
+    assert scored["id"].tolist() == [10, 20, 30, 40]
+    expected = tiny_model.score_pairs(rows["question"].tolist(), rows["answer"].tolist())
+    assert scored["score"].tolist() == pytest.approx([s.score for s in expected], abs=1e-4)
+    assert scored["tokens"].tolist() == [s.tokens for s in expected]
+    assert "Scored 4 rows" in text and "qa.csv" in text
+    assert len(preview) == 4 and histogram["count"].sum() == 4
+
+
+@pytest.mark.parametrize(
+    "content, columns, message",
+    [
+        ("prompt,response\nWhy?,Because.\n", ("question", "response"), "question"),
+        ("prompt,response\nWhy?,\n", ("prompt", "response"), "row 1"),
+        (b"\xff\xfe\x00bad bytes", ("prompt", "response"), "bad.csv"),
+    ],
+)
+def test_batch_refuses_a_bad_file_with_a_message_naming_what_to_fix(service, tmp_path, content, columns, message):
+    src = tmp_path / "bad.csv"
+    src.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(gr.Error, match=message):
+        app.score_upload(service, str(src), *columns)
+
+
+def test_batch_without_a_file_says_to_upload_one(service):
+    with pytest.raises(gr.Error, match="upload"):
+        app.score_upload(service, None, "prompt", "response")
+
+
+def test_a_model_that_cannot_load_is_reported_in_the_tabs(tmp_path):
+    broken = RewardService(Settings(model=str(tmp_path / "nowhere")))
+    src = tmp_path / "p.csv"
+    src.write_text("prompt,response\na,b\n")
+    with pytest.raises(gr.Error, match="REWARD_MODEL=/path"):
+        app.score_upload(broken, str(src), "prompt", "response")
+    with pytest.raises(gr.Error, match="REWARD_MODEL=/path"):
+        app.evaluate_upload(broken, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+
+
+def test_evaluate_on_the_sample_pairs_matches_an_independent_count(service, tiny_model):
+    text, histogram, worst, out = app.evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
+    rejected = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])
+    wins = sum(c.score > r.score for c, r in zip(chosen, rejected))
+    assert f"Accuracy {wins / len(pairs):.1%} on {len(pairs)} pairs" in text
+    assert histogram["count"].sum() == len(pairs)
+    margins = sorted(c.score - r.score for c, r in zip(chosen, rejected))
+    assert worst["margin"].tolist() == pytest.approx([round(m, 3) for m in margins[:10]], abs=1e-3)
+    results = pd.read_json(out, lines=True)
+    assert len(results) == len(pairs) and int(results["correct"].sum()) == wins
+
+
+def test_evaluate_splits_hh_rlhf_dialogues(service, tmp_path):
+    lines = [{"chosen": f"\n\nHuman: Question {i}?\n\nAssistant: A helpful answer {i}.",
+              "rejected": f"\n\nHuman: Question {i}?\n\nAssistant: No."} for i in range(5)]
+    src = tmp_path / "hh.jsonl"
+    src.write_text("\n".join(json.dumps(x) for x in lines))
+    text, *_ = app.evaluate_upload(service, str(src), app.NO_PROMPT_COLUMN, "chosen", "rejected")
+    assert "on 5 pairs" in text and "HH-RLHF dialogues" in text
+
+
+def test_column_pickers_offer_the_files_columns(tmp_path):
+    src = tmp_path / "x.jsonl"
+    src.write_text('{"instruction": "a", "output": "b", "extra": 1}\n')
+    assert app.columns_of(str(src)) == ["instruction", "output", "extra"]
