@@ -343,6 +343,12 @@ def _histogram(label: str, x_title: str, elem_id: str) -> gr.BarPlot:
                       height=300, elem_id=elem_id)
 
 
+def _column_picker(label: str, default: str, elem_id: str, *extra: str) -> gr.Dropdown:
+    """A column picker that starts on the usual name; its choices are set from each upload."""
+    return gr.Dropdown(label=label, choices=[default, *extra], value=default, allow_custom_value=True,
+                       elem_id=elem_id)
+
+
 def _sorted_histogram(frame):
     """A histogram frame as a BarPlot value with its bins kept in numeric order."""
     if frame is None:
@@ -359,10 +365,8 @@ def build_batch_tab(service: RewardService) -> None:
         with gr.Column(scale=4, min_width=300):
             upload = gr.File(label="File to score", file_types=FILE_TYPES, elem_id="batch-file")
             with gr.Row():
-                prompt_col = gr.Dropdown(label="Prompt column", choices=["prompt"], value="prompt",
-                                         allow_custom_value=True, elem_id="batch-prompt-column")
-                response_col = gr.Dropdown(label="Response column", choices=["response"], value="response",
-                                           allow_custom_value=True, elem_id="batch-response-column")
+                prompt_col = _column_picker("Prompt column", "prompt", "batch-prompt-column")
+                response_col = _column_picker("Response column", "response", "batch-response-column")
             run = gr.Button("Score file", variant="primary", elem_id="batch-btn")
         with gr.Column(scale=6, min_width=300):
             summary = gr.Markdown(elem_id="batch-summary")
@@ -397,12 +401,9 @@ def build_evaluate_tab(service: RewardService) -> None:
             upload = gr.File(label="Preference pairs", file_types=FILE_TYPES, elem_id="eval-file")
             sample = gr.Button("Try the sample pairs", size="sm", elem_id="eval-sample-btn")
             with gr.Row():
-                prompt_col = gr.Dropdown(label="Prompt column", choices=["prompt", NO_PROMPT_COLUMN], value="prompt",
-                                         allow_custom_value=True, elem_id="eval-prompt-column")
-                chosen_col = gr.Dropdown(label="Chosen column", choices=["chosen"], value="chosen",
-                                         allow_custom_value=True, elem_id="eval-chosen-column")
-                rejected_col = gr.Dropdown(label="Rejected column", choices=["rejected"], value="rejected",
-                                           allow_custom_value=True, elem_id="eval-rejected-column")
+                prompt_col = _column_picker("Prompt column", "prompt", "eval-prompt-column", NO_PROMPT_COLUMN)
+                chosen_col = _column_picker("Chosen column", "chosen", "eval-chosen-column")
+                rejected_col = _column_picker("Rejected column", "rejected", "eval-rejected-column")
             run = gr.Button("Evaluate", variant="primary", elem_id="eval-btn")
         with gr.Column(scale=6, min_width=300):
             summary = gr.Markdown(elem_id="eval-summary")

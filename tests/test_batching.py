@@ -7,6 +7,19 @@ import pytest
 from reward.batching import RequestBatcher
 
 
+def run_merged(batcher, jobs):
+    """Run ``jobs`` (callables) in threads queued while the model is busy, so they are merged."""
+    batcher._model_lock.acquire()
+    threads = [threading.Thread(target=job) for job in jobs]
+    for t in threads:
+        t.start()
+    while len(batcher._queue) < len(jobs):
+        threading.Event().wait(0.01)
+    batcher._model_lock.release()
+    for t in threads:
+        t.join(timeout=60)
+
+
 def test_concurrent_requests_get_their_own_scores_from_merged_calls(tiny_model):
     calls = []
 
@@ -51,17 +64,8 @@ def test_a_failing_request_fails_alone(tiny_model):
         except MemoryError as err:
             outcomes[name] = err
 
-    # Fill the queue while the model is busy, so all three are merged.
-    batcher._model_lock.acquire()
-    threads = [threading.Thread(target=user, args=(n, r)) for n, r in
-               [("a", ["fine"]), ("b", ["BOOM"]), ("c", ["also fine", "ok"])]]
-    for t in threads:
-        t.start()
-    while len(batcher._queue) < 3:
-        threading.Event().wait(0.01)
-    batcher._model_lock.release()
-    for t in threads:
-        t.join(timeout=60)
+    run_merged(batcher, [lambda n=n, r=r: user(n, r) for n, r in
+                         [("a", ["fine"]), ("b", ["BOOM"]), ("c", ["also fine", "ok"])]])
     assert isinstance(outcomes["b"], MemoryError)
     assert len(outcomes["a"]) == 1 and len(outcomes["c"]) == 2
     # And the batcher keeps serving.
@@ -76,17 +80,9 @@ def test_max_pairs_caps_a_merged_call_but_never_splits_a_request(tiny_model):
         return tiny_model.score_pairs(prompts, responses)
 
     batcher = RequestBatcher(score_pairs, max_pairs=4)
-    batcher._model_lock.acquire()
     out = {}
-    threads = [threading.Thread(target=lambda i=i: out.setdefault(i, batcher.score("p", ["x"] * (i + 2))))
-               for i in range(4)]  # 2, 3, 4, 5 responses
-    for t in threads:
-        t.start()
-    while len(batcher._queue) < 4:
-        threading.Event().wait(0.01)
-    batcher._model_lock.release()
-    for t in threads:
-        t.join(timeout=60)
+    run_merged(batcher, [lambda i=i: out.setdefault(i, batcher.score("p", ["x"] * (i + 2)))
+                         for i in range(4)])  # 2, 3, 4, 5 responses
     assert sorted(len(v) for v in out.values()) == [2, 3, 4, 5]
     assert max(sizes) <= 5  # a 5-response request goes alone; none is split
     assert sum(sizes) == 14
