@@ -199,6 +199,8 @@ def prepare_pairs(df: pd.DataFrame, *, prompt_column: str | None = None, chosen_
     """
     import pandas as pd
 
+    if len(df) == 0:
+        raise FileProblem(f"{name} has no data rows: add at least one (prompt, chosen, rejected) pair.")
     explicit_prompt = prompt_column is not None
     prompt_column = prompt_column or "prompt"
     sides = {"chosen": chosen_column, "rejected": rejected_column}

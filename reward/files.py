@@ -50,6 +50,9 @@ CHUNK_ROWS = 2048
 """Rows tokenized and scored together. Within a chunk pairs are sorted by length and scored in
 micro-batches of ``batch_size``; a chunk bounds the token ids held at once, whatever the file's size."""
 
+WRITE_ROWS = 10_000
+"""Rows checked, or turned into JSON or Parquet, at a time: a big table is never held a second time whole."""
+
 SCORE_COLUMNS = ("score", "tokens", "truncated")
 """The columns that scoring adds, in this order."""
 
@@ -252,11 +255,13 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8-sig")  # a leading BOM (Excel's "CSV UTF-8") is dropped
     except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        byte = raw[err.start:err.start + 1].hex().upper()
+        # utf-8-sig counts from after the BOM; count from the file's first byte instead.
+        at = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, at) + 1
+        column = at - (raw.rfind(b"\n", 0, at) + 1) + 1
+        byte = raw[at:at + 1].hex().upper()
         raise FileProblem(
-            f"{name} is not UTF-8 text: byte 0x{byte} at byte offset {err.start:,} (line {line:,}, column {column}) "
+            f"{name} is not UTF-8 text: byte 0x{byte} at byte offset {at:,} (line {line:,}, column {column}) "
             "is not valid UTF-8. Save the file as UTF-8 (in a spreadsheet: Save as > CSV UTF-8), or convert it, "
             "e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`.") from None
 
@@ -304,7 +309,7 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
                                   'JSON objects: each item must be like {"prompt": "...", "response": "..."}.')
             records = data
     if not records:
-        for number, line in enumerate(text.split("\n"), start=1):
+        for number, line in enumerate(_lines(text), start=1):
             line = line.strip()
             if not line:
                 continue
@@ -323,6 +328,17 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
                 _check_rows(len(records), name, max_rows)
     _check_rows(len(records), name, max_rows)
     return pd.DataFrame.from_records(records)
+
+
+def _lines(text: str):
+    """The lines of ``text``, split at "\\n" only (JSON strings may hold other line separators), one at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end]
+        start = end + 1
 
 
 def _read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.DataFrame:
@@ -396,45 +412,50 @@ def check_text_columns(df: pd.DataFrame, columns: dict[str, str], name: str) -> 
     if missing:
         raise FileProblem(_missing_columns_message(df, missing, name))
     for role, col in columns.items():
-        values = df[col].tolist()
         blank: list[int] = []
         not_text: list[int] = []
         undecodable: list[int] = []
-        changed = False
-        for i, value in enumerate(values):
-            if isinstance(value, str):
+        fixed: dict[int, str] = {}  # position -> text, for cells that were numbers or bytes
+        column = df[col]
+        # A slice at a time: the column is never held a second time as Python strings.
+        for start in range(0, len(column), WRITE_ROWS):
+            for i, value in enumerate(column.iloc[start:start + WRITE_ROWS].tolist(), start=start):
+                if isinstance(value, str):
+                    if not value.strip():
+                        blank.append(i + 1)
+                    continue
+                if isinstance(value, (bytes, bytearray)):
+                    try:
+                        value = bytes(value).decode("utf-8")
+                    except UnicodeDecodeError:
+                        undecodable.append(i + 1)
+                        continue
+                elif _not_text(value):
+                    not_text.append(i + 1)
+                    continue
+                elif _missing(value):
+                    blank.append(i + 1)
+                    continue
+                else:
+                    value = str(value)
+                fixed[i] = value
                 if not value.strip():
                     blank.append(i + 1)
-                continue
-            if isinstance(value, (bytes, bytearray)):
-                try:
-                    value = bytes(value).decode("utf-8")
-                except UnicodeDecodeError:
-                    undecodable.append(i + 1)
-                    continue
-            elif _not_text(value):
-                not_text.append(i + 1)
-                continue
-            elif _missing(value):
-                blank.append(i + 1)
-                continue
-            else:
-                value = str(value)
-            values[i], changed = value, True
-            if not value.strip():
-                blank.append(i + 1)
         where = f"column {col!r}"
         if undecodable:
             raise FileProblem(f"{name}: {where} is not UTF-8 text in {rows_text(undecodable)}. "
                               "Store the text as UTF-8.")
         if not_text:
-            kind = type(df[col].iloc[not_text[0] - 1]).__name__
+            kind = type(column.iloc[not_text[0] - 1]).__name__
             raise FileProblem(f"{name}: {where} holds a {kind}, not text, in {rows_text(not_text)}. "
                               f"Choose a column of plain text for the {role}s.")
         if blank:
             raise FileProblem(f"{name}: {where} is empty in {rows_text(blank)} (rows numbered from 1, header not "
                               f"counted). Fill those cells in or delete those rows; nothing was scored.")
-        if changed:
+        if fixed:
+            values = column.tolist()
+            for i, value in fixed.items():
+                values[i] = value
             df[col] = values
 
 
@@ -456,6 +477,30 @@ def _missing_columns_message(df: pd.DataFrame, missing: list[tuple[str, str]], n
         message += (f" The file seems to separate columns with {sep!r}: save it with commas (or as .tsv for "
                     "tabs).")
     return message
+
+
+PROMPT_NAMES = ("prompt", "question", "instruction", "query", "input", "context")
+RESPONSE_NAMES = ("response", "answer", "completion", "output", "reply", "text")
+
+
+def suggest_columns(columns: Sequence[object]) -> tuple[str | None, str | None]:
+    """Likely (prompt, response) columns among ``columns``, for the pickers' first choice; None where none fits.
+
+    Exact names are tried first, then case-insensitive ones, in the order of
+    :data:`PROMPT_NAMES` and :data:`RESPONSE_NAMES`.
+    """
+    names = [str(c) for c in columns]
+    lowered = {n.lower(): n for n in reversed(names)}
+
+    def pick(candidates: Sequence[str], taken: str | None) -> str | None:
+        for want in candidates:
+            for found in (want if want in names else None, lowered.get(want)):
+                if found is not None and found != taken:
+                    return found
+        return None
+
+    prompt = pick(PROMPT_NAMES, None)
+    return prompt, pick(RESPONSE_NAMES, prompt)
 
 
 def check_output_path(destination: str | Path, source: str | Path | None = None) -> Path:
@@ -664,12 +709,10 @@ def write_table(df: pd.DataFrame, destination: str | Path) -> Path:
             # readers would otherwise take for a line break.
             df.to_csv(tmp, sep="\t" if fmt == "tsv" else ",", index=False, compression=compression,
                       lineterminator="\r\n")
-        elif fmt == "jsonl":
-            df.to_json(tmp, orient="records", lines=True, force_ascii=False, compression=compression)
-        elif fmt == "json":
-            df.to_json(tmp, orient="records", force_ascii=False, indent=1, compression=compression)
+        elif fmt in ("jsonl", "json"):
+            _write_json(df, tmp, gz, array=fmt == "json")
         else:
-            df.to_parquet(tmp, index=False)
+            _write_parquet(df, tmp)
         os.replace(tmp, destination)
     except (ValueError, TypeError, OverflowError, ImportError) as err:
         tmp.unlink(missing_ok=True)
@@ -682,6 +725,35 @@ def write_table(df: pd.DataFrame, destination: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return destination
+
+
+def _write_json(df: pd.DataFrame, path: Path, gz: bool, *, array: bool) -> None:
+    """JSON lines (or an array with one object a line), written ``WRITE_ROWS`` rows at a time."""
+    with (gzip.open(path, "wt", encoding="utf-8", newline="\n") if gz
+          else open(path, "w", encoding="utf-8", newline="\n")) as f:
+        if array:
+            f.write("[")
+        for start in range(0, len(df), WRITE_ROWS):
+            part = df.iloc[start:start + WRITE_ROWS].to_json(orient="records", lines=True, force_ascii=False)
+            part = part.rstrip("\n")
+            if array:  # JSON escapes line breaks inside strings, so each line is one whole record
+                f.write(("," if start else "") + "\n" + part.replace("\n", ",\n"))
+            else:
+                f.write(part + "\n")
+        if array:
+            f.write("\n]\n")
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Parquet, one row group per ``WRITE_ROWS`` rows, with one schema for the whole table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(df, preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, len(df), WRITE_ROWS):
+            part = df.iloc[start:start + WRITE_ROWS]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
 
 # -- showing -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ ROWS = pd.DataFrame({
 })
 
 
-def run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
     env.pop("REWARD_MODEL", None)
     return subprocess.run([sys.executable, "-m", "reward", *args], check=False, cwd=ROOT, env=env, capture_output=True,

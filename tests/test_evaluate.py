@@ -13,6 +13,7 @@ from reward.evaluate import (
     bootstrap_accuracy_interval,
     evaluate_file,
     evaluate_pairs,
+    prepare_pairs,
     read_pairs,
     split_dialogues,
     worst_pairs,
@@ -218,6 +219,11 @@ def test_empty_pair_cells_are_named(tmp_path):
     df = pd.DataFrame({"prompt": ["p", "q", "r"], "chosen": ["a", " ", "c"], "rejected": ["b", "x", "y"]})
     message = pair_problem(tmp_path, "gaps.csv", df)
     assert "row 2" in message and "'chosen'" in message
+
+
+def test_an_empty_table_is_refused():
+    with pytest.raises(FileProblem, match="upload.csv has no data rows"):
+        prepare_pairs(pd.DataFrame({"prompt": [], "chosen": [], "rejected": []}), name="upload.csv")
 
 
 def test_explicit_prompt_column_that_is_missing(tmp_path):

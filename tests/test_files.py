@@ -26,6 +26,7 @@ from reward.files import (
     score_table,
     score_to_file,
     scored_name,
+    suggest_columns,
     write_table,
 )
 from tests.reference import card_score
@@ -236,6 +237,11 @@ def test_non_utf8_names_the_byte_offset_and_line(tmp_path):
     assert "line 3" in message and "UTF-8" in message
 
 
+def test_non_utf8_after_a_bom_counts_from_the_first_byte(tmp_path):
+    message = refused(tmp_path, "bom.csv", b"\xef\xbb\xbfprompt,response\nq\xff,a\n")
+    assert "byte 0xFF at byte offset 20 (line 2, column 2)" in message
+
+
 def test_utf8_bom_is_accepted(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbfprompt,response\nq,a\n")
@@ -362,3 +368,10 @@ def test_preview_cuts_long_text():
     preview = preview_frame(frame(), rows=3, width=20)
     assert len(preview) == 3
     assert all(len(t) <= 20 for t in preview["response"])
+
+
+def test_suggest_columns_for_the_pickers():
+    assert suggest_columns(["id", "prompt", "response"]) == ("prompt", "response")
+    assert suggest_columns(["Question", "Answer", "id"]) == ("Question", "Answer")
+    assert suggest_columns(["instruction", "input", "output"]) == ("instruction", "output")
+    assert suggest_columns(["a", "b"]) == (None, None)
