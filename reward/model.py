@@ -22,6 +22,12 @@ from .config import DEFAULT_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+"""What ``precision=`` accepts: fp32 is exact; the others trade a little accuracy for speed."""
+HALF_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+CPU_PADDING_SLACK = 0.25
+"""On a CPU a pair joins a forward pass only if it is at most this much shorter than the pass's longest."""
+
 
 class ModelLoadError(RuntimeError):
     """The reward model could not be loaded; ``str(err)`` is one line for the user."""
@@ -57,6 +63,82 @@ def pick_device(requested: str = "auto"):
     return device
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX on x86, BF16 on Arm).
+
+    Without it, torch still computes in bf16, but by converting to fp32 and
+    back, which is several times slower than plain fp32.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read(200_000)
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[-1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    try:  # not Linux: ask oneDNN (true also for plain AVX-512, which at least converts fast)
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - a private probe; no answer means no
+        return False
+
+
+def precision_note(precision: str, device) -> str:
+    """One line on what ``precision`` means on ``device``, for the model panel; "" for fp32."""
+    kind = getattr(device, "type", str(device))
+    if precision == "fp32":
+        return ""
+    if precision == "int8":
+        return ("int8 matrix products in the encoder (dynamic quantization, CPU): about twice as fast as fp32; "
+                "scores move slightly, also with the other pairs in the same forward pass")
+    if precision == "bf16" and kind == "cpu" and not cpu_has_native_bf16():
+        return "bf16 matrix products, fp32 elsewhere; this CPU has no bf16 instructions, so bf16 is SLOWER than fp32"
+    return f"{precision} matrix products, fp32 elsewhere: faster; scores move slightly (bench/benchmark.py measures how much)"
+
+
+def prepare_for_precision(model, precision: str, device):
+    """The model converted for ``precision``; fp32 leaves it as it is.
+
+    bf16 and fp16 store the weights of every linear layer in that type once, at
+    load, and run under autocast: the matrix products (most of the work) use the
+    fast type with no per-call weight conversion, while embeddings, LayerNorm and
+    softmax stay in fp32, which keeps scores closer to fp32 than casting the
+    whole model. int8 replaces the encoder's linear layers with dynamically
+    quantized ones (CPU only); the pooler and the one-logit head stay fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}.")
+    if precision == "fp32":
+        return model
+    import torch
+
+    if precision in HALF_DTYPES:
+        dtype = getattr(torch, HALF_DTYPES[precision])
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.to(dtype)
+        return model
+    import warnings
+
+    names = {name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."}
+    if not names:  # not a BERT-like layout: every linear layer but the output head
+        names = {name for name, module in model.named_modules()
+                 if isinstance(module, torch.nn.Linear) and module.out_features > model.config.num_labels}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch marks eager quantization deprecated; it works in the pinned torch
+        try:
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        except ImportError as err:
+            raise ModelLoadError("REWARD_PRECISION=int8 needs torch.ao.quantization, which this torch lacks: "
+                                 "use fp32 or bf16.") from err
+        # One weight scale per output channel: measurably closer to fp32 than one per matrix.
+        return quantize_dynamic(model, dict.fromkeys(names, per_channel_dynamic_qconfig), dtype=torch.qint8)
+
+
 class RewardModel:
     """A loaded reward model and its tokenizer, ready to score pairs.
 
@@ -80,6 +162,9 @@ class RewardModel:
         self.precision = precision
         self.max_length = max_length
         self.batch_size = batch_size
+        # Counted before any int8 conversion, which hides weights from parameters().
+        self.parameters = sum(p.numel() for p in model.parameters())
+        self.model = prepare_for_precision(model, precision, device)
         self._lock = threading.Lock()
 
     # -- encoding -----------------------------------------------------------------
@@ -141,31 +226,60 @@ class RewardModel:
         """Score several candidate responses to one prompt, in the order given."""
         return self.score_pairs([prompt] * len(responses), responses)
 
+    def micro_batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices of the pairs in each forward pass: longest first, at most ``batch_size`` a pass.
+
+        On a CPU every padded position costs as much as a real token, so a pair
+        joins a pass only when it is nearly as long as the pass's longest (within
+        a quarter, or 16 tokens); a file sorted by length still fills whole passes.
+        On a GPU padding is nearly free until the chip is busy, so passes are full.
+        """
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+        slack = 1.0 if self.device.type != "cpu" else CPU_PADDING_SLACK
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and len(batches[-1]) < self.batch_size:
+                width = lengths[batches[-1][0]]
+                if width - lengths[i] <= max(16, slack * width):
+                    batches[-1].append(i)
+                    continue
+            batches.append([i])
+        return batches
+
     def _forward_sorted(self, ids: list[list[int]], progress) -> list[float]:
         import torch
 
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         scores = [0.0] * len(ids)
         pad_id = self.tokenizer.pad_token_id or 0
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            width = len(ids[batch[0]])
+        done = 0
+        for batch in self.micro_batches([len(row) for row in ids]):
+            lengths = [len(ids[i]) for i in batch]
+            width = lengths[0]
+            if self.device.type == "cuda":  # tensor cores want multiples of 8, within the model's positions
+                positions = getattr(self.model.config, "max_position_embeddings", width)
+                width = min(-(-width // 8) * 8, max(width, positions))
             input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
             for row, i in enumerate(batch):
-                n = len(ids[i])
-                input_ids[row, :n] = torch.tensor(ids[i], dtype=torch.long)
-                attention[row, :n] = 1
-            logits = self._forward(input_ids.to(self.device), attention.to(self.device))
+                input_ids[row, :lengths[row]] = torch.tensor(ids[i], dtype=torch.long)
+            attention = None
+            if min(lengths) < width:
+                attention = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
+            # With no padding there is nothing to mask: the mask-free attention is the
+            # same arithmetic, only faster.
+            logits = self._forward(input_ids, attention)
             for i, value in zip(batch, logits.tolist()):
                 scores[i] = value
+            done += len(batch)
             if progress is not None:
-                progress(min(start + self.batch_size, len(order)), len(order))
+                progress(done, len(ids))
         return scores
 
     def _forward(self, input_ids, attention_mask):
         import torch
 
+        input_ids = input_ids.to(self.device, non_blocking=True)
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(self.device, non_blocking=True)
         with torch.inference_mode(), self._autocast():
             out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return out.logits[:, 0].float().cpu()
@@ -175,10 +289,10 @@ class RewardModel:
 
         import torch
 
-        if self.precision == "fp32":
+        dtype = HALF_DTYPES.get(self.precision)
+        if dtype is None:
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+        return torch.autocast(device_type=self.device.type, dtype=getattr(torch, dtype))
 
     # -- description ----------------------------------------------------------------
     def describe(self) -> dict:
@@ -188,7 +302,8 @@ class RewardModel:
             "revision": self.revision or "default",
             "device": str(self.device),
             "precision": self.precision,
-            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "precision_note": precision_note(self.precision, self.device),
+            "parameters": self.parameters,
             "max_length": self.max_length,
             "batch_size": self.batch_size,
         }
@@ -289,8 +404,12 @@ def _load_cached(source: str, revision: str | None, device: str, precision: str,
         _check_folder(folder, shown)
         source, revision = str(folder.resolve()), None
     torch_device = pick_device(device)
+    if precision not in PRECISIONS:
+        raise ModelLoadError(f"REWARD_PRECISION={precision!r} is not one of {', '.join(PRECISIONS)}.")
     if precision == "fp16" and torch_device.type == "cpu":
         raise ModelLoadError("REWARD_PRECISION=fp16 needs a GPU: use bf16 (or fp32) on the CPU.")
+    if precision == "int8" and torch_device.type != "cpu":
+        raise ModelLoadError("REWARD_PRECISION=int8 runs on the CPU only: use bf16 or fp16 on a GPU.")
 
     import transformers
 
@@ -322,7 +441,10 @@ def load_reward_model(model: str | Path = DEFAULT_MODEL, *, revision: str | None
         model: a Hugging Face hub id or a local folder (safetensors weights only).
         revision: hub revision to pin (branch, tag or commit); ignored for folders.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-        precision: ``"fp32"`` (exact), ``"bf16"`` or ``"fp16"`` (GPU only).
+        precision: ``"fp32"`` (exact, default); ``"bf16"`` (fast on GPUs and on CPUs with bf16
+            instructions, slow on others: see :func:`cpu_has_native_bf16`); ``"fp16"`` (GPU only);
+            ``"int8"`` (CPU only, about twice as fast as fp32 on any x86 CPU). Scores in the
+            fast modes move slightly; ``python bench/benchmark.py`` measures by how much.
         max_length: tokens read per pair; longer pairs are cut as the model card cuts them.
         batch_size: pairs per forward pass.
 
