@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="accuracy of the model on (prompt, chosen, rejected) preference pairs",
         description="Score the chosen and the rejected response of every pair in INPUT and report how often the "
-                    "chosen one scores strictly higher, with a 95%% bootstrap interval. Reads prompt/chosen/rejected "
+                    "chosen one scores strictly higher, with a 95% bootstrap interval. Reads prompt/chosen/rejected "
                     "columns, HH-RLHF dialogues (chosen/rejected only, split at the last shared \"Assistant:\" "
                     "turn), or chat-message lists.")
     evaluate.add_argument("input", metavar="INPUT", help="the file of preference pairs")
