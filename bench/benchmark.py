@@ -184,6 +184,7 @@ class Contender:
     file_scores: list[float] = field(default_factory=list)
     file_pairs: int = 0
     latencies: dict[int, list[float]] = field(default_factory=dict)
+    ratios: list[float] = field(default_factory=list)  # (a)'s time / this one's, per repeat
 
 
 def card_contender(folder: Path, device) -> Contender:
@@ -312,11 +313,13 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"folder with {DATA_FILE} (default ../shared/data); generated text without it")
     parser.add_argument("--pairs", type=int, default=None, help="pairs in the file workload (default 96; quick 12)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs of each contender (default 3; quick 2)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="interactive requests of each size, each timed once per contender (default 5; quick 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="the wrapper's batch size (Settings default: 8)")
     parser.add_argument("--extra-batch-sizes", default="", help="comma list: also time the default mode at these")
-    parser.add_argument("--subset", type=int, default=16,
-                        help="pairs for a mode that is far slower than (a), timed once (bf16 on a CPU without bf16)")
+    parser.add_argument("--chunk", type=int, default=16,
+                        help="pairs per turn; a mode far slower than (a) (bf16 on a CPU without bf16) runs one chunk once")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this markdown file")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     args = parser.parse_args(argv)
@@ -335,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.repeats = args.repeats or (2 if args.quick else 3)
+    args.requests = args.requests or (2 if args.quick else 5)
     device = pick_device(args.device)
     dialogues, source = load_dialogues(args.data)
     rng = random.Random(0)
@@ -344,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     file_pairs = scored[:n_pairs]
     # Interactive: one prompt, candidates drawn from other dialogues (mixed lengths), per round.
     pool = scored[n_pairs:]
-    requests = {k: [(pool[r * 31][0], [pool[r * 31 + 1 + j][1] for j in range(k)]) for r in range(args.repeats)]
+    requests = {k: [(pool[r * 31][0], [pool[r * 31 + 1 + j][1] for j in range(k)]) for r in range(args.requests)]
                 for k in SIZES}
 
     phase("building the model" if not args.quick else "building the tiny model")
@@ -408,24 +412,45 @@ def main(argv: list[str] | None = None) -> int:
     for c in contenders:
         c.score_pairs([file_pairs[0][0]] * 2, [file_pairs[0][1], file_pairs[1][1]])
 
-    # -- file workload: contenders take turns, repeat after repeat
+    # -- file workload. On a shared machine other processes come and go within a run, so
+    # the contenders take turns chunk by chunk (rotating who goes first): each sees the
+    # same neighbours, and the ratio to (a) is taken within each repeat.
     prompts = [p for p, _ in file_pairs]
     responses = [r for _, r in file_pairs]
+    chunks = [range(i, min(i + args.chunk, len(prompts))) for i in range(0, len(prompts), args.chunk)]
+    for c in contenders:
+        c.file_scores = [math.nan] * len(prompts)
+        c.file_pairs = len(chunks[0]) if c.slow else len(prompts)
     for repeat in range(args.repeats):
-        for c in contenders:
+        totals = dict.fromkeys(range(len(contenders)), 0.0)
+        for k, chunk in enumerate(chunks):
+            turn = list(range(len(contenders)))
+            turn = turn[k % len(turn):] + turn[:k % len(turn)]
+            for j in turn:
+                c = contenders[j]
+                if c.slow and (repeat or k):
+                    continue
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                start = time.perf_counter()
+                scores = c.score_pairs(prompts[chunk.start:chunk.stop], responses[chunk.start:chunk.stop])
+                totals[j] += time.perf_counter() - start
+                c.file_scores[chunk.start:chunk.stop] = scores
+                if j == 0 and k == 0:
+                    first_chunk_card = totals[0]
+                if c.slow:
+                    c.ratios.append(first_chunk_card / totals[j])
+        for j, c in enumerate(contenders):
             if c.slow and repeat:
                 continue
-            n = min(args.subset, len(prompts)) if c.slow else len(prompts)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            scores = c.score_pairs(prompts[:n], responses[:n])
-            c.file_times.append(time.perf_counter() - start)
-            c.file_scores, c.file_pairs = scores, n
-            phase(f"file repeat {repeat + 1}: {c.label}: {n / c.file_times[-1]:.2f} pairs/s")
+            c.file_times.append(totals[j])
+            if not c.slow:
+                c.ratios.append(totals[0] / totals[j])
+        phase(f"file repeat {repeat + 1}: " + ", ".join(
+            f"{c.key} {c.file_pairs / c.file_times[-1]:.2f}" for c in contenders) + " pairs/s")
 
     # -- interactive requests
-    for repeat in range(args.repeats):
+    for repeat in range(args.requests):
         for k in SIZES:
             prompt, candidates = requests[k][repeat]
             for c in contenders:
@@ -434,19 +459,19 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 c.score_pairs([prompt] * k, candidates)
                 c.latencies.setdefault(k, []).append(time.perf_counter() - start)
-        phase(f"interactive round {repeat + 1} done")
+        phase(f"interactive requests {repeat + 1} done")
 
     phase("start-up in a fresh process")
     startup = None if args.no_startup else measure_startup(folder, str(device))
 
     # -- tables
     card = contenders[0]
-    card_rate = len(prompts) / statistics.median(card.file_times)
     lines = [f"Model: {model_name}, {config.num_hidden_layers} layers, hidden "
              f"{config.hidden_size}. Text: {source}, {len(file_pairs)} pairs (tokens: median "
              f"{statistics.median(file_tokens):.0f}, mean {statistics.mean(file_tokens):.0f}, max {max(file_tokens)}). "
              f"Device: {device} ({cpu_name() if device.type == 'cpu' else torch.cuda.get_device_name(device)}, "
-             f"{torch.get_num_threads()} threads). Medians of {args.repeats} runs; spread = min-max.",
+             f"{torch.get_num_threads()} threads). Medians of {args.repeats} runs; spread = min-max; × (a) = median over "
+             f"runs of (a)'s time / this one's, the contenders taking turns every {args.chunk} pairs.",
              "",
              "File workload",
              "",
@@ -460,24 +485,24 @@ def main(argv: list[str] | None = None) -> int:
         toks = sum(file_tokens[:n]) / statistics.median(c.file_times)
         flops = sum(flops_per_pair(config, t) for t in file_tokens[:n]) / statistics.median(c.file_times)
         ref = card.file_scores[:n]
-        diff = max(abs(a - b) for a, b in zip(c.file_scores, ref))
-        agree = order_agreement(c.file_scores, ref)
+        diff = max(abs(a - b) for a, b in zip(c.file_scores[:n], ref))
+        agree = order_agreement(c.file_scores[:n], ref)
         spread = f"{min(rates):.2f}–{max(rates):.2f}" if len(rates) > 1 else "1 run"
-        label = c.label + (f" [{n} pairs, 1 run]" if c.slow else "")
-        lines.append(f"| {label} | {fmt(rate)} | {spread} | {fmt(toks, 0)} | {rate / card_rate:.2f} | {diff:.1e} | "
+        label = c.label + (f" [first {n} pairs, 1 run]" if c.slow else "")
+        lines.append(f"| {label} | {fmt(rate)} | {spread} | {fmt(toks, 0)} | {statistics.median(c.ratios):.2f} | {diff:.1e} | "
                      f"{agree:.3f} | {100 * flops / peaks[c.peak_dtype]:.0f}% of {c.peak_dtype} |")
-    lines += ["", "Interactive requests: one prompt, k candidates of mixed length; latency in ms (median, min-max); "
-              "× (a) = card latency / this latency", "",
+    lines += ["", f"Interactive requests: one prompt, k candidates of mixed length, {args.requests} requests of each "
+              "size; latency in ms (median, min-max); × (a) = median over requests of (a)'s latency / this latency", "",
               "| contender | " + " | ".join(f"k={k} ms | × (a)" for k in SIZES) + " |",
               "|---|" + "---:|---:|" * len(SIZES)]
     for c in contenders:
         cells = []
         for k in SIZES:
             ms = [1000 * t for t in c.latencies[k]]
-            ref = statistics.median(card.latencies[k]) * 1000
             med = statistics.median(ms)
             spread = f" ({min(ms):.0f}–{max(ms):.0f})" if len(ms) > 1 else ""
-            cells += [f"{med:.0f}{spread}", f"{ref / med:.2f}"]
+            ratio = statistics.median(a / b for a, b in zip(card.latencies[k], c.latencies[k]))
+            cells += [f"{med:.0f}{spread}", f"{ratio:.2f}"]
         lines.append(f"| {c.label} | " + " | ".join(cells) + " |")
     lines += ["", f"Share of peak: useful FLOPs ({flops_per_pair(config, 1) / 1e6:.0f} MFLOP per token in the "
               f"linear layers + 4·layers·tokens·hidden per token in attention; padding not counted) per second, "
