@@ -98,6 +98,8 @@ def model_panel(service: RewardService, result: RankingResult | None = None) -> 
         f"**Precision** `{info['precision']}`",
         f"**Max tokens** {info['max_length']}",
     ]
+    if info.get("precision_note"):
+        parts[3] += f" ({info['precision_note']})"
     if result is not None:
         n = len(result.ranked)
         parts.append(f"**Last scoring** {result.seconds * 1000:.0f} ms for {n} response{'s' * (n != 1)}")

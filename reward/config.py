@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 DEFAULT_MODEL = "nicholasKluge/RewardModel"
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+"""fp32 is exact; the others trade a little accuracy for speed (see reward.model.prepare_for_precision)."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -61,7 +62,8 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "model": ("REWARD_MODEL", "Hugging Face model id or local folder of the reward model."),
     "revision": ("REWARD_REVISION", "Hub revision (branch, tag or commit) to pin; ignored for folders."),
     "device": ("REWARD_DEVICE", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."),
-    "precision": ("REWARD_PRECISION", "fp32 (exact, default), bf16 (faster on CPUs with bf16 and on GPUs) or fp16 (GPU)."),
+    "precision": ("REWARD_PRECISION", "fp32 (exact, default), bf16 (CPUs with bf16 instructions, GPUs), fp16 (GPU) "
+                  "or int8 (CPU)."),
     "max_length": ("REWARD_MAX_LENGTH", "Tokens the model reads per (prompt, response) pair; longer pairs are cut."),
     "batch_size": ("REWARD_BATCH_SIZE", "Pairs per forward pass (pairs are sorted by length first)."),
     "max_responses": ("REWARD_MAX_RESPONSES", "Most responses accepted in one request."),

@@ -18,12 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEFAULT_MODEL, Settings
+from .config import DEFAULT_MODEL, PRECISIONS, Settings
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-"""What ``precision=`` accepts: fp32 is exact; the others trade a little accuracy for speed."""
 HALF_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 CPU_PADDING = (0.25, 16, 32)
 """On a CPU a pair joins a forward pass only if it is at most a quarter shorter than the pass's longest,

@@ -95,3 +95,13 @@ def test_column_pickers_offer_the_files_columns(tmp_path):
     src = tmp_path / "x.jsonl"
     src.write_text('{"instruction": "a", "output": "b", "extra": 1}\n')
     assert app.columns_of(str(src)) == ["instruction", "output", "extra"]
+
+
+def test_model_panel_names_the_precision_and_what_it_means(tiny_settings):
+    from dataclasses import replace
+
+    service = RewardService(replace(tiny_settings, precision="bf16"))
+    service.model()
+    panel = app.model_panel(service)
+    assert "**Precision** `bf16` (" in panel and "fp32 elsewhere" in panel
+    assert "**Precision** `fp32` ·" in app.model_panel(RewardService(tiny_settings))
