@@ -123,7 +123,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
         gr.Markdown(about.EXPLAINER.format(max_length=settings.max_length), elem_id="explainer")
 
         with gr.Tabs():
-            with gr.Tab("Compare responses", id="compare"):
+            with gr.Tab("Compare", id="compare"):
                 count = gr.State(START_RESPONSE_BOXES)
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=320):
@@ -152,9 +152,9 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
                         plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
                                           x_title="Response", y_title="Reward (logit)", x_label_angle=0,
                                           height=320, elem_id="reward-plot")
-            with gr.Tab("Batch: score a file", id="batch"):
+            with gr.Tab("Score a file", id="batch"):
                 build_batch_tab(service)
-            with gr.Tab("Evaluate on preference pairs", id="evaluate"):
+            with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(service)
         gr.Markdown(about.FOOTER)
 

@@ -75,6 +75,8 @@ class Outcome:
     wrong: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     rejected: int = 0
+    memory: list[tuple[int, float]] = field(default_factory=list)
+    """(requests sent, server RSS in MiB) every tenth of the run: a plateau means no leak."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -116,7 +118,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int) -> tuple[Outcome, float]:
+def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int,
+          pid: int | None = None) -> tuple[Outcome, float]:
     from gradio_client import Client
 
     outcome = Outcome()
@@ -133,6 +136,8 @@ def drive(url: str, users: int, total: int, time_limit: float, requests, expecte
                 i = next(counter, None)
             if i is None:
                 return
+            if pid is not None and i % max(1, total // 10) == 0:
+                outcome.memory.append((i, rss_mib(pid)))
             is_hostile = hostile_every and i % hostile_every == hostile_every - 1
             prompt, responses = hostile_request(i) if is_hostile else requests[i % len(requests)]
             start = time.perf_counter()
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             before = rss_mib(proc.pid)
             print(f"driving {args.users} users, {args.requests} requests ...", flush=True)
             outcome, seconds = drive(url, args.users, args.requests, args.time_limit, requests, expected,
-                                     args.hostile_every)
+                                     args.hostile_every, proc.pid)
             after = rss_mib(proc.pid)
         finally:
             proc.terminate()
@@ -263,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{max(outcome.hostile_latencies) * 1000:.0f} ms (median "
               f"{statistics.median(outcome.hostile_latencies) * 1000:.0f} ms) |")
     print(f"| server memory before / after | {before:.0f} / {after:.0f} MiB ({after - before:+.0f} MiB) |")
+    if outcome.memory:
+        curve = ", ".join(f"{n:,}: {mib:.0f}" for n, mib in outcome.memory)
+        print(f"| server memory along the run (requests: MiB) | {curve} |")
     if flood:
         answered, rejected, other, slowest = flood
         print(f"| flood of {args.flood} on a queue of 2 | {answered} answered, {rejected} told to retry "

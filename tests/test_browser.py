@@ -140,7 +140,7 @@ def test_batch_tab_scores_an_uploaded_file(page, tmp_path):
 
     src = tmp_path / "qa.csv"
     src.write_text('question,answer\n"Why?","Because."\n"What is 2+2?","4"\n"Capital of France?","Paris."\n')
-    page.get_by_role("tab", name="Batch: score a file").click()
+    page.get_by_role("tab", name="Score a file").click()
     page.locator("#batch-file input[type=file]").set_input_files(str(src))
     expect(page.locator("#batch-prompt-column input")).to_have_value("question")
     expect(page.locator("#batch-response-column input")).to_have_value("answer")
@@ -164,7 +164,7 @@ def test_batch_tab_scores_an_uploaded_file(page, tmp_path):
 def test_evaluate_tab_runs_the_sample_pairs_with_one_click(page):
     from playwright.sync_api import expect
 
-    page.get_by_role("tab", name="Evaluate on preference pairs").click()
+    page.get_by_role("tab", name="Evaluate", exact=True).click()
     page.locator("#eval-sample-btn").click()
     expect(page.locator("#eval-summary")).to_contain_text(re.compile(r"Accuracy \d+\.\d% on \d+ pairs"))
     expect(page.locator("#eval-download a").first).to_have_attribute("href",
