@@ -47,14 +47,18 @@ def test_bf16_loads_scores_and_says_so(tiny_model_dir, fp32_scores):
     assert [s.tokens for s in got] == [s.tokens for s in load_reward_model(tiny_model_dir, device="cpu")
                                        .score_pairs(PROMPTS, RESPONSES)]
     spread = max(fp32_scores) - min(fp32_scores)
-    # bf16 keeps 8 significant bits (relative rounding 2**-9 per value); through two layers
-    # of this deliberately wide-weighted tiny model (initializer_range 0.5) that adds up to
-    # about 2% of the score range (0.13 of 6.5 measured). 5% leaves room for other CPUs' kernels
-    # and still catches a wrong path (a sigmoid, fp16 overflow, lost [SEP]s move scores by units).
-    diffs = [abs(a - b) for a, b in zip(scores, fp32_scores)]
-    assert max(diffs) < 0.05 * spread, f"bf16 moved scores by up to {max(diffs):.3f} (range {spread:.2f}): {diffs}"
-    # Cases that fp32 tells apart by more than that tolerance keep their order.
-    assert not _orders_kept(fp32_scores, scores, 0.05 * spread)
+    # bf16 keeps 8 significant bits (relative rounding 2**-9 per value). Through this tiny
+    # model, whose weights are 25x wider than BERT's (initializer_range 0.5) and which differs
+    # a little from build to build (the WordPiece trainer breaks ties its own way), the
+    # largest change over the cases was 0.9-9% of the score range in 9 builds, the median
+    # change under 1%. A wrong path (a sigmoid, fp16 overflow, lost [SEP]s) moves scores by
+    # units, far past these bounds.
+    diffs = sorted(abs(a - b) for a, b in zip(scores, fp32_scores))
+    assert diffs[-1] < 0.15 * spread, f"bf16 moved scores by up to {diffs[-1]:.3f} (range {spread:.2f}): {diffs}"
+    assert diffs[len(diffs) // 2] < 0.03 * spread, f"bf16 median change {diffs[len(diffs) // 2]:.3f}: {diffs}"
+    # Cases that fp32 tells apart by more than that bound keep their order (flips seen: only
+    # cases within 1.2% of the range of each other).
+    assert not _orders_kept(fp32_scores, scores, 0.15 * spread)
 
 
 def test_bf16_note_warns_when_the_cpu_lacks_bf16(monkeypatch):
