@@ -108,27 +108,11 @@ def load_dialogues(data_dir: Path) -> tuple[list[tuple[str, str]], str]:
 
 def build_bert_base(folder: Path, corpus: list[str]) -> Path:
     """BERT-base shaped like nicholasKluge/RewardModel, random weights, tokenizer trained on ``corpus``."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from reward.tiny import save_random_reward_model, train_wordpiece_tokenizer
 
     if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=28996, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
-                                        show_progress=False)
-    tok.train_from_iterator(corpus, trainer=trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
-    BertTokenizerFast(tokenizer_object=tok, do_lower_case=False, model_max_length=512).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=28996, num_labels=1, id2label={0: "REWARD"}, label2id={"REWARD": 0})
-    BertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
-    return folder
+    return save_random_reward_model(folder, train_wordpiece_tokenizer(corpus, 28996), vocab_size=28996)
 
 
 def flops_per_pair(config, tokens: int) -> float:

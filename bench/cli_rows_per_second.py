@@ -56,22 +56,14 @@ def write_rows(path: Path, every: int) -> int:
 
 def build_base(folder: Path, tokenizer: str) -> Path:
     """A BERT-base-size reward model with random weights, saved as safetensors."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, BertTokenizerFast
+    from transformers import AutoTokenizer
 
     sys.path.insert(0, str(ROOT))
-    from reward.tiny import build_tiny_reward_model
+    from reward.tiny import build_tiny_reward_model, save_random_reward_model, train_wordpiece_tokenizer
 
     if tokenizer == "tiny":
-        build_tiny_reward_model(folder / "tiny")
-        AutoTokenizer.from_pretrained(folder / "tiny").save_pretrained(folder)
+        tok = AutoTokenizer.from_pretrained(build_tiny_reward_model(folder / "tiny"))
     else:
-        special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-
         def texts():
             with gzip.open(DATA, "rt", encoding="utf-8") as src:
                 for line in src:
@@ -79,15 +71,8 @@ def build_base(folder: Path, tokenizer: str) -> Path:
                     yield pair["chosen"]
                     yield pair["rejected"]
 
-        tok.train_from_iterator(texts(), trainer=trainers.WordPieceTrainer(vocab_size=28996, special_tokens=special))
-        tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
-        BertTokenizerFast(tokenizer_object=tok, do_lower_case=False, model_max_length=512).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=28996, num_labels=1, id2label={0: "REWARD"}, label2id={"REWARD": 0})
-    BertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
-    return folder
+        tok = train_wordpiece_tokenizer(texts(), 28996)
+    return save_random_reward_model(folder, tok, vocab_size=28996)
 
 
 def main() -> None:

@@ -25,6 +25,41 @@ Café naïve façade résumé Ünïcödé Straße 東京 こんにちは 你好 
 """
 
 
+def train_wordpiece_tokenizer(corpus, vocab_size: int):
+    """A cased WordPiece tokenizer trained on ``corpus`` (an iterable of texts), with BERT's
+    ``[CLS] A [SEP] B [SEP]`` template, as a ``BertTokenizerFast``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertTokenizerFast
+
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special, show_progress=False)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return BertTokenizerFast(tokenizer_object=tok, do_lower_case=False, model_max_length=512)
+
+
+def save_random_reward_model(folder: str | Path, tokenizer, *, seed: int = 0, **config) -> Path:
+    """Save ``tokenizer`` and a randomly initialised one-logit BERT reward model (``BertConfig(**config)``)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(num_labels=1, id2label={0: "REWARD"}, label2id={"REWARD": 0}, **config)
+    BertForSequenceClassification(config).eval().save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def build_tiny_reward_model(folder: str | Path, *, seed: int = 0, vocab_size: int = 600) -> Path:
     """Write a tiny BERT reward model and its tokenizer into ``folder``.
 
@@ -36,43 +71,11 @@ def build_tiny_reward_model(folder: str | Path, *, seed: int = 0, vocab_size: in
     Returns:
         The folder, ready for ``load_reward_model(folder)``.
     """
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special)
-    tok.train_from_iterator(_CORPUS.split("\n"), trainer=trainer)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
-    )
-    tokenizer = BertTokenizerFast(tokenizer_object=tok, do_lower_case=False, model_max_length=512)
-    tokenizer.save_pretrained(folder)
-
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=1,
-        id2label={0: "REWARD"},
-        label2id={"REWARD": 0},
+    tokenizer = train_wordpiece_tokenizer(_CORPUS.split("\n"), vocab_size)
+    return save_random_reward_model(
+        folder, tokenizer, seed=seed, vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512,
         # Wider than BERT's 0.02 so that scores spread over a few units, far above
         # float noise, and rankings are decisive.
         initializer_range=0.5,
     )
-    model = BertForSequenceClassification(config).eval()
-    model.save_pretrained(folder, safe_serialization=True)
-    return folder
