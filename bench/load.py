@@ -62,6 +62,9 @@ def make_request(i: int) -> tuple[str, list[str]]:
     return prompt, responses
 
 
+CLIENT_TIMEOUT = 120.0
+
+
 def hostile_request(i: int) -> tuple[str, list[str]]:
     if i % 2:
         return "Too many", ["x"] * 5000
@@ -81,10 +84,17 @@ class Outcome:
 
 
 def start_app(model: str, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``python app.py`` on loopback; its log goes to a file, as a host's log collector would take it.
+
+    (A pipe that nobody reads fills after 64 KiB, and the server then blocks on its next
+    log line: that is a stall of the measuring setup, not of the app.)
+    """
     env = {**os.environ, "REWARD_MODEL": model, "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1", **(extra_env or {})}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    log = tempfile.NamedTemporaryFile("w+", prefix="reward-load-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            text=True)
+    proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -92,10 +102,23 @@ def start_app(model: str, port: int, extra_env: dict[str, str] | None = None) ->
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"the app exited:\n{proc.stderr.read()[-3000:]}")
+                raise SystemExit(f"the app exited:\n{Path(log.name).read_text()[-3000:]}")
             time.sleep(0.3)
     proc.kill()
     raise SystemExit("the app did not start within 120 s")
+
+
+def stop_app(proc: subprocess.Popen) -> int:
+    """Stop the app; returns the size of its log in bytes, then removes the log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log = Path(proc.log_path)  # type: ignore[attr-defined]
+    size = log.stat().st_size
+    log.unlink()
+    return size
 
 
 def expected_answers(model_path: str, requests: list[tuple[str, list[str]]]) -> list[list[tuple[int, float]]]:
@@ -118,26 +141,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int,
-          pid: int | None = None) -> tuple[Outcome, float]:
+def _client(url: str):
     from gradio_client import Client
 
-    outcome = Outcome()
-    counter = iter(range(total))
-    counter_lock = threading.Lock()
-    deadline = time.monotonic() + time_limit
-    ready = threading.Barrier(users + 1)
+    # gradio_client's own default gives the queue-join POST 5 s; a browser waits far longer,
+    # so a slow join shows up here as latency, not as an error.
+    return Client(url, verbose=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT})
 
-    def user() -> None:
-        client = Client(url, verbose=False)
-        ready.wait()
+
+def _user_process(url: str, threads: int, total: int, deadline_in: float, requests, expected,
+                  hostile_every: int, counter, done, ready) -> dict:
+    """One load-generating process: ``threads`` clients taking request numbers from ``counter``."""
+    outcome = Outcome()
+    deadline = time.monotonic() + deadline_in
+    clients = [_client(url) for _ in range(threads)]
+    ready.wait()
+
+    def user(client) -> None:
         while time.monotonic() < deadline:
-            with counter_lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            if pid is not None and i % max(1, total // 10) == 0:
-                outcome.memory.append((i, rss_mib(pid)))
+            with counter.get_lock():
+                i = counter.value
+                if i >= total:
+                    return
+                counter.value += 1
             is_hostile = hostile_every and i % hostile_every == hostile_every - 1
             prompt, responses = hostile_request(i) if is_hostile else requests[i % len(requests)]
             start = time.perf_counter()
@@ -147,6 +173,8 @@ def drive(url: str, users: int, total: int, time_limit: float, requests, expecte
             except Exception as err:  # noqa: BLE001 - classified below
                 records, error = None, err
             elapsed = time.perf_counter() - start
+            with done.get_lock():
+                done.value += 1
             with outcome.lock:
                 if is_hostile:
                     outcome.hostile_latencies.append(elapsed)
@@ -167,14 +195,61 @@ def drive(url: str, users: int, total: int, time_limit: float, requests, expecte
                         abs(g[1] - w[1]) > 1e-4 for g, w in zip(got, want)):
                     outcome.wrong.append(f"request {i} got an answer that is not its own: {got} vs {want}")
 
-    threads = [threading.Thread(target=user, daemon=True) for _ in range(users)]
-    for t in threads:
+    pool = [threading.Thread(target=user, args=(c,), daemon=True) for c in clients]
+    for t in pool:
         t.start()
-    ready.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join(timeout=max(1.0, deadline - time.monotonic() + 30))
-    return outcome, time.perf_counter() - start
+    for t in pool:
+        t.join(timeout=max(1.0, deadline - time.monotonic() + CLIENT_TIMEOUT))
+    for c in clients:
+        c.close()
+    return {k: v for k, v in outcome.__dict__.items() if k != "lock"}
+
+
+def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int,
+          pid: int | None = None, processes: int = 8) -> tuple[Outcome, float]:
+    """Run ``users`` clients spread over ``processes`` processes, so one client process's GIL
+    does not become the bottleneck that is measured. Memory is sampled every ~tenth of the run."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    processes = max(1, min(processes, users))
+    ctx = mp.get_context("spawn")
+    counter, done = ctx.Value("i", 0), ctx.Value("i", 0)
+    ready = ctx.Barrier(processes + 1)
+    outcome = Outcome()
+    shares = [users // processes + (p < users % processes) for p in range(processes)]
+    with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_share,
+                             initargs=(counter, done, ready)) as pool:
+        futures = [pool.submit(_run_share, url, n, total, time_limit, requests, expected, hostile_every)
+                   for n in shares]
+        ready.wait(timeout=300)
+        start = time.perf_counter()
+        next_sample = 0
+        while not all(f.done() for f in futures):
+            if pid is not None and done.value >= next_sample:
+                outcome.memory.append((done.value, rss_mib(pid)))
+                next_sample += max(1, total // 10)
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        for f in futures:
+            part = f.result()
+            for key, value in part.items():
+                if isinstance(value, list):
+                    getattr(outcome, key).extend(value)
+            outcome.rejected += part["rejected"]
+    return outcome, seconds
+
+
+_SHARED: tuple = ()
+
+
+def _share(counter, done, ready) -> None:
+    global _SHARED
+    _SHARED = (counter, done, ready)
+
+
+def _run_share(url, threads, total, time_limit, requests, expected, hostile_every) -> dict:
+    return _user_process(url, threads, total, time_limit, requests, expected, hostile_every, *_SHARED)
 
 
 def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
@@ -182,14 +257,13 @@ def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
 
     Returns (answered, rejected, other errors, slowest rejection in seconds).
     """
-    from gradio_client import Client
 
     port = free_port()
     proc = start_app(model, port, {"REWARD_QUEUE_SIZE": "2", "REWARD_CONCURRENCY": "1"})
     url = f"http://127.0.0.1:{port}/"
     results: list[tuple[str, float]] = []
     lock = threading.Lock()
-    clients = [Client(url, verbose=False) for _ in range(burst)]
+    clients = [_client(url) for _ in range(burst)]
     go = threading.Barrier(burst)
     slow = ("Why?", ["long answer " * 200] * 32)
 
@@ -209,8 +283,7 @@ def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
         t.start()
     for t in threads:
         t.join(timeout=120)
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app(proc)
     answered = sum(k == "answered" for k, _ in results)
     rejected = [s for k, s in results if k == "rejected"]
     return answered, len(rejected), len(results) - answered - len(rejected), max(rejected, default=float("nan"))
@@ -223,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=600, help="stop sending after this many seconds")
     parser.add_argument("--model", help="model folder (default: build the tiny test model)")
     parser.add_argument("--hostile-every", type=int, default=100, help="every Nth request is hostile (0: none)")
+    parser.add_argument("--processes", type=int, default=8,
+                        help="client processes the users are spread over (default 8)")
     parser.add_argument("--flood", type=int, default=24, help="burst size against a queue of 2 (0: skip)")
     args = parser.parse_args(argv)
 
@@ -240,26 +315,26 @@ def main(argv: list[str] | None = None) -> int:
         proc = start_app(model, port)
         url = f"http://127.0.0.1:{port}/"
         try:
-            warm, _ = drive(url, 4, 40, 60, requests, expected, 0)
+            drive(url, 4, 40, 60, requests, expected, 0, processes=1)
             before = rss_mib(proc.pid)
             print(f"driving {args.users} users, {args.requests} requests ...", flush=True)
             outcome, seconds = drive(url, args.users, args.requests, args.time_limit, requests, expected,
-                                     args.hostile_every, proc.pid)
+                                     args.hostile_every, proc.pid, args.processes)
             after = rss_mib(proc.pid)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            log_bytes = stop_app(proc)
         flood = flood_tiny_queue(model, args.flood) if args.flood else None
 
     ok = len(outcome.latencies)
     print()
     print("| measure | value |")
     print("| --- | --- |")
-    print(f"| concurrent users | {args.users} |")
+    print(f"| concurrent users | {args.users} (in {min(args.processes, args.users)} client processes) |")
     print(f"| requests answered (checked) | {ok} |")
     print(f"| throughput | {ok / seconds:.1f} requests/s |")
-    print(f"| latency p50 / p95 / p99 | {percentile(outcome.latencies, 50) * 1000:.0f} / "
-          f"{percentile(outcome.latencies, 95) * 1000:.0f} / {percentile(outcome.latencies, 99) * 1000:.0f} ms |")
+    print(f"| latency p50 / p95 / p99 / max | {percentile(outcome.latencies, 50) * 1000:.0f} / "
+          f"{percentile(outcome.latencies, 95) * 1000:.0f} / {percentile(outcome.latencies, 99) * 1000:.0f} / "
+          f"{max(outcome.latencies, default=float('nan')) * 1000:.0f} ms |")
     print(f"| answers not matching their own request | {len(outcome.wrong)} |")
     print(f"| errors | {len(outcome.errors)} |")
     print(f"| rejected (queue full) | {outcome.rejected} |")
@@ -267,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| hostile requests refused, slowest | {len(outcome.hostile_latencies)}, "
               f"{max(outcome.hostile_latencies) * 1000:.0f} ms (median "
               f"{statistics.median(outcome.hostile_latencies) * 1000:.0f} ms) |")
+    print(f"| server log written | {log_bytes / 1024:.0f} KiB |")
     print(f"| server memory before / after | {before:.0f} / {after:.0f} MiB ({after - before:+.0f} MiB) |")
     if outcome.memory:
         curve = ", ".join(f"{n:,}: {mib:.0f}" for n, mib in outcome.memory)
