@@ -19,7 +19,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from starlette.middleware import Middleware
+
 from reward import about
+from reward.body_limit import BodyLimit, request_body_limit
 from reward.config import ConfigError, Settings, add_settings_arguments, settings_from_args
 from reward.examples import ExampleSet, load_example_sets
 from reward.evaluate import LAYOUT_NAMES, SAMPLE_PAIRS, evaluate_to_file, read_pairs, worst_pairs
@@ -86,6 +89,22 @@ def _rank(service: RewardService, prompt, responses) -> RankingResult:
         log.exception("scoring failed")
         raise gr.Error(f"Scoring failed ({type(err).__name__}). Try fewer or shorter responses; "
                        "if it keeps failing, the server log has the details.") from None
+
+
+def refusals(service: RewardService, prompt, responses, inputs: int, input_at_fault) -> list[dict]:
+    """A Gradio validator's verdicts: every input valid, or the one at fault with the message.
+
+    Validators run when a request asks to join the queue, so a request the limits
+    refuse is answered at once and never waits behind others for a worker.
+    ``input_at_fault(err)`` maps an InvalidRequest to the position of the event input
+    to mark.
+    """
+    try:
+        service.check(prompt, responses)
+    except InvalidRequest as err:
+        at_fault = input_at_fault(err)
+        return [gr.validate(i != at_fault, str(err) if i == at_fault else "") for i in range(inputs)]
+    return [gr.validate(True, "") for _ in range(inputs)]
 
 
 def model_panel(service: RewardService, result: RankingResult | None = None) -> str:
@@ -197,8 +216,13 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
             button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], api_visibility="private",
                          queue=False)
 
+        def check_page(prompt_text: str, n: int, *texts: str):
+            # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
+            return refusals(service, prompt_text, list(texts[:n]), 2 + MAX_RESPONSE_BOXES,
+                            lambda err: 0 if err.field == "prompt" else 2 + (err.index or 0))
+
         gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
-              outputs=[table, plot, info, error_banner], api_visibility="private",
+              outputs=[table, plot, info, error_banner], api_visibility="private", validator=check_page,
               concurrency_id="scoring", concurrency_limit=settings.concurrency)
 
         def score(prompt: str, responses: list[str]) -> list[dict]:
@@ -211,7 +235,11 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
             """
             return [r.record() for r in _rank(service, prompt, responses).ranked]
 
-        gr.api(score, api_name="score", concurrency_id="scoring", concurrency_limit=settings.concurrency)
+        endpoint = gr.api(score, api_name="score", concurrency_id="scoring", concurrency_limit=settings.concurrency)
+        # gr.api (Gradio 6.31) takes no validator argument; the event it made takes one
+        # like any other, so requests over the limits are refused before they queue.
+        demo.fns[endpoint["id"]].validator = lambda prompt, responses: refusals(
+            service, prompt, responses, 2, lambda err: 0 if err.field == "prompt" else 1)
 
         def on_page_load():
             return model_panel(service), load_error_banner(service)
@@ -442,9 +470,16 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # settings.queue_size more wait, and a caller beyond that is told the queue is full
     # at once instead of hanging.
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    # Request bodies are capped at what the largest valid request needs (the page sends
+    # the prompt and all its boxes); files go through the upload route and its own limit.
+    body_limit = Middleware(
+        BodyLimit, max_bytes=request_body_limit(1 + max(settings.max_responses, MAX_RESPONSE_BOXES), settings.max_chars),
+        exempt=("/gradio_api/upload",),
+        hint=f"Shorten the texts (up to {settings.max_chars:,} characters each) or send fewer responses "
+             f"(up to {settings.max_responses}).")
     return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False,
                        max_file_size=MAX_UPLOAD_BYTES, max_threads=max(40, settings.concurrency + 8),
-                       allowed_paths=[str(SAMPLE_PAIRS.parent)], **kwargs)
+                       allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs={"middleware": [body_limit]}, **kwargs)
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:

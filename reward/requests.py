@@ -13,7 +13,17 @@ from .config import Settings
 
 
 class InvalidRequest(ValueError):
-    """The request breaks a rule; ``str(err)`` tells the user what to change."""
+    """The request breaks a rule; ``str(err)`` tells the user what to change.
+
+    ``field`` names the input at fault, "prompt" or "responses", and ``index`` the
+    response's position in the caller's list when one response is at fault, so that
+    a page can show the message next to the box to fix.
+    """
+
+    def __init__(self, message: str, field: str = "responses", index: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -32,15 +42,16 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
         InvalidRequest: with a message that names the problem and what to change.
     """
     if not isinstance(prompt, str):
-        raise InvalidRequest(f"The prompt must be text, not {type(prompt).__name__}.")
+        raise InvalidRequest(f"The prompt must be text, not {type(prompt).__name__}.", "prompt")
     if isinstance(responses, str) or not isinstance(responses, Sequence):
         raise InvalidRequest("The responses must be a list of texts, one per candidate response.")
     if not prompt.strip():
-        raise InvalidRequest("The prompt is empty: type the question or instruction the responses answer.")
+        raise InvalidRequest("The prompt is empty: type the question or instruction the responses answer.",
+                             "prompt")
     if len(prompt) > settings.max_chars:
         raise InvalidRequest(f"The prompt is {len(prompt):,} characters long; the limit is {settings.max_chars:,}. "
                              "Shorten it (the model reads only the first "
-                             f"{settings.max_length} tokens of a pair anyway).")
+                             f"{settings.max_length} tokens of a pair anyway).", "prompt")
     if len(responses) > settings.max_responses * 4:
         # Refuse absurd lists before looking at each item.
         raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
@@ -49,10 +60,10 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
     indices: list[int] = []
     for i, text in enumerate(responses):
         if not isinstance(text, str):
-            raise InvalidRequest(f"Response {i + 1} must be text, not {type(text).__name__}.")
+            raise InvalidRequest(f"Response {i + 1} must be text, not {type(text).__name__}.", index=i)
         if len(text) > settings.max_chars:
             raise InvalidRequest(f"Response {i + 1} is {len(text):,} characters long; the limit is "
-                                 f"{settings.max_chars:,}. Shorten it.")
+                                 f"{settings.max_chars:,}. Shorten it.", index=i)
         if text.strip():
             kept.append(text)
             indices.append(i)

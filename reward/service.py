@@ -16,7 +16,7 @@ from .batching import RequestBatcher
 from .config import Settings
 from .model import ModelLoadError, RewardModel, display_name, load_from_settings
 from .ranking import RankedResponse, rank_responses
-from .requests import check_request
+from .requests import ScoringRequest, check_request
 
 RETRY_LOAD_AFTER_S = 60.0
 
@@ -63,6 +63,17 @@ class RewardService:
         """The last load failure's message, or None."""
         return None if self._error is None else str(self._error)
 
+    def check(self, prompt: object, responses: object) -> ScoringRequest:
+        """Validate a request against the limits, without loading or running the model.
+
+        Cheap enough to run before a request joins the queue, so that a request the
+        limits refuse never waits behind others (``rank`` checks again anyway).
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit.
+        """
+        return check_request(prompt, responses, self.settings)
+
     def rank(self, prompt: object, responses: object) -> RankingResult:
         """Validate, score and rank one request.
 
@@ -70,7 +81,7 @@ class RewardService:
             InvalidRequest: the input breaks a documented limit (checked before loading).
             ModelLoadError: the model cannot be loaded.
         """
-        request = check_request(prompt, responses, self.settings)
+        request = self.check(prompt, responses)
         self.model()
         assert self._batcher is not None
         start = time.perf_counter()

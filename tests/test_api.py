@@ -1,14 +1,16 @@
 """The launched app through gradio_client: the /score endpoint, its errors, and start-up without a model."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+import httpx
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, ValidationError
 
 from reward.config import Settings
 from tests.conftest import ROOT, free_port, launch_app
@@ -56,14 +58,58 @@ def test_the_api_is_documented_with_typed_parameters(client):
     ],
 )
 def test_bad_input_arrives_as_an_error_with_the_message(client, prompt, responses, message):
-    with pytest.raises(AppError, match=message):
+    with pytest.raises(ValidationError, match=message):
         client.predict(prompt, responses, api_name="/score")
 
 
 def test_the_app_keeps_serving_after_an_error(client):
-    with pytest.raises(AppError):
+    with pytest.raises(ValidationError):
         client.predict("", ["a"], api_name="/score")
     assert len(client.predict(PROMPT, ["a", "b"], api_name="/score")) == 2
+
+
+@pytest.mark.parametrize(
+    "responses, field, message",
+    [
+        (["x"] * 5000, "responses", "5,000 responses were sent; the limit is 32"),
+        (["y" * 2_000_000], "responses", "Response 1 is 2,000,000 characters long"),
+    ],
+)
+def test_requests_over_the_limits_are_refused_before_they_join_the_queue(app_url, responses, field, message):
+    """A refused request is answered by the queue-join call itself (422), so it never waits for a worker;
+    a valid one joins the queue and gets an event id."""
+    call = f"{app_url}/gradio_api/call/score"
+    refused = httpx.post(call, json={"data": ["Too big", responses]}, timeout=30)
+    assert refused.status_code == 422
+    [verdict] = [v for v in refused.json()["detail"] if not v["is_valid"]]
+    assert verdict["parameter_name"] == field and message in verdict["message"]
+    accepted = httpx.post(call, json={"data": [PROMPT, ["a", "b"]]}, timeout=30)
+    assert accepted.status_code == 200 and accepted.json()["event_id"]
+
+
+def post_declaring(url: str, path: str, content_length: int) -> tuple[int, str]:
+    """POST that declares a body of ``content_length`` bytes but sends none: the answer must come unread."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {content_length}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_an_oversized_request_body_is_refused_unread_with_what_to_change(app_url, client):
+    status, body = post_declaring(app_url, "/gradio_api/queue/join", 500_000_000)
+    assert status == 413
+    assert "500.0 MB" in body and "20,000 characters" in body
+    # The largest valid request still fits: 32 responses of 20,000 emoji, escaped by Python's json.
+    biggest = ["🙂" * 20_000] * 32
+    assert len(client.predict("🙂" * 20_000, biggest, api_name="/score")) == 32
 
 
 def test_an_unloadable_model_gives_its_message_to_every_caller(tmp_path):
@@ -74,7 +120,7 @@ def test_an_unloadable_model_gives_its_message_to_every_caller(tmp_path):
             with pytest.raises(AppError, match=r"missing-model.*REWARD_MODEL=/path"):
                 broken.predict(PROMPT, ["a"], api_name="/score")
         # Input problems are still reported first, without a load.
-        with pytest.raises(AppError, match="prompt is empty"):
+        with pytest.raises(ValidationError, match="prompt is empty"):
             broken.predict("", ["a"], api_name="/score")
     finally:
         demo.close()

@@ -93,13 +93,26 @@ def test_model_card_example_loads_with_one_click_and_scores_with_the_keyboard(pa
     expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
 
 
-def test_bad_input_shows_a_message_and_keeps_what_was_typed(page):
+def test_bad_input_shows_a_message_at_the_box_to_fix_and_keeps_what_was_typed(page):
     from playwright.sync_api import expect
 
     page.locator("#response-1 textarea").fill("An answer without a question")
     page.locator("#score-btn").click()
-    expect(page.get_by_text("The prompt is empty").first).to_be_visible()
+    expect(page.locator("#prompt")).to_contain_text("The prompt is empty")
     expect(page.locator("#response-1 textarea")).to_have_value("An answer without a question")
+
+    page.locator("#prompt textarea").fill("Why?")
+    too_long = "x" * 20_001
+    page.locator("#response-2 textarea").fill(too_long)
+    page.locator("#score-btn").click()
+    expect(page.locator("#response-2")).to_contain_text("Response 2 is 20,001 characters long")
+    expect(page.locator("#prompt")).not_to_contain_text("The prompt is empty")
+    expect(page.locator("#response-2 textarea")).to_have_value(too_long)
+
+    page.locator("#response-2 textarea").fill("A short answer")
+    page.locator("#score-btn").click()
+    expect(page.locator('#ranking [data-testid="cell-1-1"]')).to_be_visible()
+    expect(page.locator("#response-2")).not_to_contain_text("characters long")
 
 
 def test_responses_can_be_added_up_to_the_page_limit_and_removed(page):

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import ValidationError
 
 from tests.conftest import ROOT, free_port
 
@@ -81,7 +81,7 @@ def test_no_secret_or_server_path_reaches_the_page_or_the_errors(tmp_path, tiny_
         seen = [fetch(url + "/")[1], fetch(url + "/config")[1], fetch(url + "/gradio_api/info")[1]]
         client = Client(url, verbose=False)
         for bad in [("", ["a"]), ("Why?", ["x" * 20_001]), ("Why?", [])]:
-            with pytest.raises(AppError) as err:
+            with pytest.raises(ValidationError) as err:
                 client.predict(*bad, api_name="/score")
             seen.append(str(err.value))
         seen.append(str(client.predict("Why?", ["fine"], api_name="/score")))
