@@ -41,6 +41,7 @@ from reward.files import (
 from reward.model import ModelLoadError
 from reward.ranking import plot_frame, ranking_table
 from reward.requests import InvalidRequest
+from reward.runtime import limit_malloc_arenas
 from reward.service import RankingResult, RewardService
 
 log = logging.getLogger("reward.app")
@@ -496,6 +497,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
     settings = parse_settings(argv)
+    limit_malloc_arenas()  # memory stays flat under many worker threads; see reward/runtime.py
     service = RewardService(settings)
     try:
         service.model()  # warm up once, before the first visitor
