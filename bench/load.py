@@ -1,10 +1,11 @@
 """Load test: many concurrent gradio_client users against the real app on loopback.
 
 Launches ``python app.py`` on the tiny offline model (or ``--model``), drives it
-with ``--users`` concurrent clients for ``--requests`` requests in total, checks
-every answer against the right one for its own request (computed independently
-in this process), and prints throughput, latency percentiles, errors,
-rejections and the server's resident memory before and after. Hostile requests
+with ``--users`` concurrent clients (spread over ``--processes`` client processes,
+so that the client side is not what gets measured) for ``--requests`` requests in
+total, checks every answer against the right one for its own request (computed
+independently in this process), and prints throughput, latency percentiles,
+errors, rejections and the server's resident memory along the run. Hostile requests
 (thousands of responses, megabytes of text) are mixed in and must be refused
 quickly. A second phase floods a deliberately tiny queue to show that callers
 beyond it are told to retry at once instead of hanging.
