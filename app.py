@@ -470,7 +470,9 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # a time and are merged into shared forward passes by RewardService; at most
     # settings.queue_size more wait, and a caller beyond that is told the queue is full
     # at once instead of hanging.
-    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency)
+    # api_open=False: no route skips the queue (Gradio leaves /gradio_api/run/* open off
+    # Spaces), so every scoring request meets the validators and the limits above.
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
     # Request bodies are capped at what the largest valid request needs (the page sends
     # the prompt and all its boxes); files go through the upload route and its own limit.
     body_limit = Middleware(
@@ -478,9 +480,11 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         exempt=("/gradio_api/upload",),
         hint=f"Shorten the texts (up to {settings.max_chars:,} characters each) or send fewer responses "
              f"(up to {settings.max_responses}).")
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit]
     return demo.launch(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, js=SHORTCUT_JS, share=False,
                        max_file_size=MAX_UPLOAD_BYTES, max_threads=max(40, settings.concurrency + 8),
-                       allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs={"middleware": [body_limit]}, **kwargs)
+                       allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:

@@ -2,8 +2,9 @@
 
 A plain ASGI middleware (no web framework needed): a body whose Content-Length is
 over the limit is answered with 413 at once, unread; a body sent without a length
-is counted as it arrives and refused as soon as it passes the limit. Paths in
-``exempt`` (file uploads, which have their own limit) pass untouched.
+is counted as it arrives and refused as soon as it passes the limit. The paths in
+``exempt`` (file uploads, which have their own limit) pass untouched; they are
+matched exactly, below the app's root path.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ JSON_BYTES_PER_CHAR = 12
 
 
 def request_body_limit(texts: int, max_chars: int) -> int:
-    """The largest body a valid request can need: ``texts`` texts of ``max_chars``, JSON-escaped, plus 64 KiB."""
+    """Room for ``texts`` texts of ``max_chars`` characters in the bulkiest JSON encoding, plus 64 KiB."""
     return texts * max_chars * JSON_BYTES_PER_CHAR + 64 * 1024
 
 
 def _megabytes(n: int) -> str:
-    return f"{n / 1_000_000:,.1f} MB"
+    return f"{n / 1_000_000:,.2f} MB"
 
 
 class _TooLarge(BaseException):  # not Exception: frameworks turn those into their own 400s
@@ -36,13 +37,19 @@ class _TooLarge(BaseException):  # not Exception: frameworks turn those into the
 
 
 class BodyLimit:
-    """ASGI middleware: at most ``max_bytes`` of request body, except under ``exempt`` paths."""
+    """ASGI middleware: at most ``max_bytes`` of request body, except at the ``exempt`` paths."""
 
     def __init__(self, app, max_bytes: int, exempt: tuple[str, ...] = (), hint: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.exempt = exempt
         self.hint = hint
+
+    def _exempt(self, scope: Scope) -> bool:
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        return path in self.exempt
 
     def message(self, size: int | None) -> str:
         limit = _megabytes(self.max_bytes)
@@ -59,7 +66,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(scope["path"].endswith(p) for p in self.exempt):
+        if scope["type"] != "http" or self._exempt(scope):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

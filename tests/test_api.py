@@ -1,5 +1,6 @@
 """The launched app through gradio_client: the /score endpoint, its errors, and start-up without a model."""
 
+import json
 import os
 import socket
 import subprocess
@@ -103,13 +104,26 @@ def post_declaring(url: str, path: str, content_length: int) -> tuple[int, str]:
     return int(head.split()[1]), body
 
 
-def test_an_oversized_request_body_is_refused_unread_with_what_to_change(app_url, client):
+def test_an_oversized_request_body_is_refused_unread_with_what_to_change(app_url):
     status, body = post_declaring(app_url, "/gradio_api/queue/join", 500_000_000)
     assert status == 413
-    assert "500.0 MB" in body and "20,000 characters" in body
-    # The largest valid request still fits: 32 responses of 20,000 emoji, escaped by Python's json.
-    biggest = ["🙂" * 20_000] * 32
-    assert len(client.predict("🙂" * 20_000, biggest, api_name="/score")) == 32
+    assert "500.00 MB" in body and "20,000 characters" in body
+
+
+def test_the_largest_valid_request_fits_under_the_body_cap_in_the_bulkiest_encoding(app_url):
+    """A prompt and 32 responses of 20,000 emoji each, escaped to ASCII (12 bytes an emoji) as Python's json does."""
+    body = json.dumps({"data": ["🙂" * 20_000, ["🙂" * 20_000] * 32]}).encode()
+    assert len(body) > 7_500_000
+    answer = httpx.post(f"{app_url}/gradio_api/call/score", content=body,
+                        headers={"Content-Type": "application/json"}, timeout=60)
+    assert answer.status_code == 200 and answer.json()["event_id"]
+
+
+def test_no_route_skips_the_queue_and_its_checks(app_url):
+    """Gradio's direct-call routes would run the function without the validator and the concurrency limit."""
+    direct = httpx.post(f"{app_url}/gradio_api/run/score", json={"data": ["", ["a"]]}, timeout=30)
+    assert direct.status_code == 404
+    assert "join the queue" in direct.json()["detail"]
 
 
 def test_an_unloadable_model_gives_its_message_to_every_caller(tmp_path):

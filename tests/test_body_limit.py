@@ -11,9 +11,10 @@ from reward.body_limit import BodyLimit, request_body_limit
 LIMIT = 2_000_000
 
 
-def run(app, method: str, path: str, content) -> httpx.Response:
+def run(app, method: str, path: str, content, root_path: str = "") -> httpx.Response:
     async def go():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        transport = httpx.ASGITransport(app=app, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             return await c.request(method, path, content=content)
 
     return asyncio.run(go())
@@ -56,7 +57,7 @@ def test_a_declared_oversized_body_is_refused_without_reaching_the_app(guarded, 
     answer = run(guarded, "POST", "/gradio_api/queue/join", b"x" * (LIMIT + 500_000))
     assert answer.status_code == 413
     assert echo.calls == 0
-    assert answer.json()["detail"] == ("The request is 2.5 MB; this server takes requests of up to 2.0 MB. "
+    assert answer.json()["detail"] == ("The request is 2.50 MB; this server takes requests of up to 2.00 MB. "
                                        "Send less.")
 
 
@@ -67,12 +68,20 @@ def test_a_streamed_body_without_a_length_is_refused_once_it_passes_the_limit(gu
 
     answer = run(guarded, "POST", "/gradio_api/queue/join", chunks())
     assert answer.status_code == 413
-    assert answer.json()["detail"] == "The request is over 2.0 MB, the most this server takes. Send less."
+    assert answer.json()["detail"] == "The request is over 2.00 MB, the most this server takes. Send less."
 
 
 def test_exempt_paths_keep_their_own_limits(guarded, echo):
     answer = run(guarded, "POST", "/upload", b"z" * (LIMIT * 5))
     assert answer.status_code == 200 and answer.text == str(LIMIT * 5)
+    behind_a_proxy = run(guarded, "POST", "/space/upload", b"z" * (LIMIT * 5), root_path="/space")
+    assert behind_a_proxy.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/x/upload", "/upload/x", "/uploads", "/gradio_api/call/upload"])
+def test_only_the_exact_exempt_path_is_exempt(guarded, echo, path):
+    assert run(guarded, "POST", path, b"z" * (LIMIT + 1)).status_code == 413
+    assert echo.calls == 0
 
 
 def test_the_limit_holds_the_largest_valid_request_in_the_bulkiest_encoding():
