@@ -18,14 +18,13 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
-
 from starlette.middleware import Middleware
 
 from reward import about
 from reward.body_limit import BodyLimit, request_body_limit
 from reward.config import ConfigError, Settings, add_settings_arguments, settings_from_args
-from reward.examples import ExampleSet, load_example_sets
 from reward.evaluate import LAYOUT_NAMES, SAMPLE_PAIRS, evaluate_to_file, read_pairs, worst_pairs
+from reward.examples import ExampleSet, load_example_sets
 from reward.files import (
     MAX_FILE_BYTES,
     FileProblem,

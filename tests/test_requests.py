@@ -37,3 +37,22 @@ def test_bad_requests_say_what_to_change(prompt, responses, message):
 def test_blanks_do_not_count_against_the_limit():
     req = check_request("Why?", ["a", "", "b", "", "c", "d"], S)
     assert len(req.responses) == 4
+
+
+@pytest.mark.parametrize(
+    "prompt, responses, field, index",
+    [
+        ("", ["a"], "prompt", None),
+        ("x" * 101, ["a"], "prompt", None),
+        (None, ["a"], "prompt", None),
+        ("Why?", ["a", "y" * 101], "responses", 1),
+        ("Why?", ["", "", 3], "responses", 2),
+        ("Why?", ["a"] * 5, "responses", None),
+        ("Why?", ["", " "], "responses", None),
+    ],
+)
+def test_a_refusal_names_the_input_at_fault(prompt, responses, field, index):
+    """So that the page can put the message on the box to fix."""
+    with pytest.raises(InvalidRequest) as err:
+        check_request(prompt, responses, S)
+    assert (err.value.field, err.value.index) == (field, index)
