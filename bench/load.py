@@ -80,7 +80,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     rejected: int = 0
     memory: list[tuple[int, float]] = field(default_factory=list)
-    """(requests sent, server RSS in MiB) every tenth of the run: a plateau means no leak."""
+    """(requests finished, server RSS in MiB) about every tenth of the run: a plateau means no leak."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
