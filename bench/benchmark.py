@@ -215,7 +215,7 @@ def wrapper_contender(folder: Path, device, precision: str, batch_size: int, key
         return [s.score for s in rm.score_pairs(prompts, responses)]
     peak = {"bf16": "bfloat16", "fp16": "float16"}.get(precision, "float32")
     label = f"({key}) wrapper {precision}, batch {batch_size}" + (" (default)" if key == "c" else "")
-    return Contender(key, label, run, peak_dtype=peak, note=rm.describe()["precision_note"])
+    return Contender(key, label, run, peak_dtype=peak, note=rm.describe().precision_note)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    from reward.model import cpu_has_native_bf16, pick_device
+    from reward.model import pick_device
+    from reward.precision import cpu_has_native_bf16
     from reward.tiny import build_tiny_reward_model
 
     if args.threads:

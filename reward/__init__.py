@@ -5,18 +5,20 @@ importing the package loads no weights.
 
     >>> from reward import load_reward_model, rank_responses
     >>> rm = load_reward_model("nicholasKluge/RewardModel")
-    >>> scores = rm.score("Why is AI Ethics important?", [good, bad])
+    >>> answers = ["AI Ethics studies how AI systems affect people.", "Who cares about AI Ethics?"]
+    >>> ranked = rank_responses(answers, rm.score("Why is AI Ethics important?", answers))
+    >>> best = ranked[0]   # best.rank == 1; best.index is its position in ``answers``; best.score the raw reward
 """
 
 from .config import DEFAULT_MODEL, ConfigError, Settings, settings_from_env
-from .model import ModelLoadError, PairScore, RewardModel, load_from_settings, load_reward_model, pick_device
+from .model import ModelInfo, ModelLoadError, PairScore, RewardModel, load_from_settings, load_reward_model, pick_device
 from .ranking import RankedResponse, rank_responses
 from .requests import InvalidRequest, check_request
 from .service import RankingResult, RewardService
 
 __all__ = [
     "DEFAULT_MODEL", "ConfigError", "Settings", "settings_from_env",
-    "ModelLoadError", "PairScore", "RewardModel", "load_from_settings", "load_reward_model", "pick_device",
+    "ModelInfo", "ModelLoadError", "PairScore", "RewardModel", "load_from_settings", "load_reward_model", "pick_device",
     "RankedResponse", "rank_responses", "InvalidRequest", "check_request",
     "RankingResult", "RewardService",
 ]

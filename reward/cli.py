@@ -3,8 +3,8 @@
     python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
     python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
 
-Both use the same code as the app's Batch and Evaluate tabs (:mod:`reward.files`,
-:mod:`reward.evaluate`) and the same model settings (``--model`` or ``REWARD_MODEL``, ...).
+Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.scoring.score_file`,
+:func:`reward.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
 A progress bar goes to stderr; results go to stdout.
 
 Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
@@ -20,10 +20,26 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .config import ConfigError, Settings, add_settings_arguments, settings_from_args
-from .files import CHUNK_ROWS, MAX_FILE_BYTES, MAX_ROWS, MIB, FileProblem, ScoringInterrupted
+from .config import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CHUNK_ROWS,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    MIB,
+    ConfigError,
+    ModelLoadError,
+    Settings,
+    add_settings_arguments,
+    settings_from_args,
+)
+from .display import shorten
+from .formats import FileProblem
+from .scoring import ScoringInterrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROMPT_WIDTH = 70
+"""Characters of each worst-judged pair's prompt shown in the terminal."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chosen-column", default="chosen", help="the column of preferred responses")
     evaluate.add_argument("--rejected-column", default="rejected", help="the column of rejected responses")
     evaluate.add_argument("--worst", type=int, default=5, metavar="K", help="show the K worst-judged pairs (0: none)")
-    evaluate.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    evaluate.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
+                          help=f"bootstrap resamples (default {BOOTSTRAP_RESAMPLES})")
+    evaluate.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
     _add_common(evaluate)
     return parser
 
@@ -84,66 +101,73 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     add_settings_arguments(parser)
 
 
-def _progress_bar(total: int, unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, int], None], Callable]:
-    """A tqdm bar on ``out`` and a ``progress(done, total)`` callback that moves it."""
+def _progress_bar(unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, int], None], Callable]:
+    """A tqdm bar on ``out`` (drawn at the first report, when the total is known) and a
+    ``progress(done, total)`` callback that moves it."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit=unit, file=out, disable=quiet, mininterval=0.5, dynamic_ncols=True,
-               unit_scale=False, smoothing=0.1)
+    bar = None
 
-    def progress(done: int, _total: int) -> None:
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit=unit, file=out, disable=quiet, mininterval=0.5, dynamic_ncols=True,
+                       unit_scale=False, smoothing=0.1)
         if done > bar.n:
             bar.update(done - bar.n)
 
-    return progress, bar.close
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return progress, close
 
 
-def _load(settings: Settings):
-    from transformers.utils import logging as transformers_logging
+def _loader(settings: Settings) -> Callable:
+    """Loads the model when the pipeline asks for it: after every check of the input."""
+    def load():
+        from transformers.utils import logging as transformers_logging
 
-    from .model import load_from_settings
+        from .model import load_from_settings
 
-    # transformers draws its own "Loading weights" bar; ours is the only one worth watching.
-    transformers_logging.disable_progress_bar()
-    return load_from_settings(settings)
+        # transformers draws its own "Loading weights" bar; ours is the only one worth watching.
+        transformers_logging.disable_progress_bar()
+        return load_from_settings(settings)
+    return load
 
 
 def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .files import check_output_path, load_for_scoring, score_to_file
+    from .scoring import score_file
 
-    # Everything about the input is checked before the (slow) model load, so a bad file fails at once.
-    destination = check_output_path(args.output, args.input)
-    df = load_for_scoring(args.input, args.prompt_column, args.response_column, max_rows=args.max_rows,
-                          max_bytes=int(args.max_mb * MIB))
-    model = _load(settings)
-    progress, close = _progress_bar(len(df), "row", args.quiet, err)
+    progress, close = _progress_bar("row", args.quiet, err)
     try:
-        summary = score_to_file(model, df, destination, args.prompt_column, args.response_column,
-                                progress=progress, chunk_rows=args.chunk_rows)
+        result = score_file(_loader(settings), args.input, args.output, args.prompt_column, args.response_column,
+                            progress=progress, chunk_rows=args.chunk_rows, max_rows=args.max_rows,
+                            max_bytes=int(args.max_mb * MIB))
     finally:
         close()
+    summary = result.summary
     print(f"scored {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:.1f} rows/s); "
-          f"{summary.truncated:,} truncated at {summary.max_length} tokens; wrote {destination}", file=out)
+          f"{summary.truncated:,} truncated at {summary.max_length} tokens; wrote {result.output}", file=out)
     return EXIT_OK
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .evaluate import LAYOUT_NAMES, evaluate_to_file, read_pairs, worst_pairs
-    from .files import check_output_path
+    from .evaluate import evaluate_file, worst_pairs
+    from .pairs import LAYOUT_NAMES
 
-    destination = check_output_path(args.output, args.input) if args.output else None
     if args.resamples < 1:
-        raise FileProblem(f"--resamples {args.resamples}: give at least 1 (2000 is usual).")
-    pairs = read_pairs(args.input, prompt_column=args.prompt_column, chosen_column=args.chosen_column,
-                       rejected_column=args.rejected_column, max_rows=args.max_rows,
-                       max_bytes=int(args.max_mb * MIB))
-    model = _load(settings)
-    progress, close = _progress_bar(len(pairs.frame), "pair", args.quiet, err)
+        raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
+    progress, close = _progress_bar("pair", args.quiet, err)
     try:
-        evaluation = evaluate_to_file(model, pairs, destination, progress=progress, resamples=args.resamples,
-                                      seed=args.seed, chunk_rows=args.chunk_rows)
+        evaluation = evaluate_file(_loader(settings), args.input, args.output, prompt_column=args.prompt_column,
+                                   chosen_column=args.chosen_column, rejected_column=args.rejected_column,
+                                   progress=progress, resamples=args.resamples, seed=args.seed,
+                                   chunk_rows=args.chunk_rows, max_rows=args.max_rows,
+                                   max_bytes=int(args.max_mb * MIB))
     finally:
         close()
+    destination = args.output
     s = evaluation.summary
     worst = worst_pairs(evaluation.results, max(args.worst, 0))
     if args.json:
@@ -162,7 +186,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     if len(worst):
         print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)
         for r in worst.itertuples():
-            print(f"  row {r.row:>6}  margin {r.margin:+8.3f}  prompt: {_short(r.prompt)}", file=out)
+            print(f"  row {r.row:>6}  margin {r.margin:+8.3f}  prompt: "
+                  f"{json.dumps(shorten(r.prompt, PROMPT_WIDTH), ensure_ascii=False)}", file=out)
     return EXIT_OK
 
 
@@ -170,15 +195,8 @@ def _none_for_nan(value: object) -> object:
     return None
 
 
-def _short(text: str, width: int = 70) -> str:
-    flat = " ".join(text.split())
-    return json.dumps(flat if len(flat) <= width else flat[: width - 1] + "…", ensure_ascii=False)
-
-
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
-    from .model import ModelLoadError
-
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)

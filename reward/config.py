@@ -11,15 +11,56 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 DEFAULT_MODEL = "nicholasKluge/RewardModel"
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-"""fp32 is exact; the others trade a little accuracy for speed (see reward.model.prepare_for_precision)."""
+"""fp32 is exact; the others trade a little accuracy for speed (see reward.precision)."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SAMPLE_PAIRS = ASSETS / "sample_pairs.jsonl"
+"""Clear-cut pairs written for this project: a one-click try of the Evaluate tab."""
+
+# -- Fixed numbers: the tuning that is not a setting, in one place ------------------------------
+
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 100 * MIB
+"""Largest input file accepted, in bytes, measured uncompressed (a ``.gz`` file's content, a Parquet file's data)."""
+MAX_ROWS = 100_000
+"""Most data rows accepted in one file on the command line (about an hour of BERT-base scoring on a 2-core CPU)."""
+CHUNK_ROWS = 2048
+"""Rows tokenized and scored together. Within a chunk pairs are sorted by length and scored in
+micro-batches of ``batch_size``; a chunk bounds the token ids held at once, whatever the file's size."""
+WRITE_ROWS = 10_000
+"""Rows checked, or turned into JSON or Parquet, at a time: a big table is never held a second time whole."""
+UPLOAD_MAX_ROWS = 5_000
+"""Most rows a file may have on the page: a shared page must not be held for an hour by one file."""
+UPLOAD_CHUNK_ROWS = 64
+"""Rows the page scores at a time, so that people comparing responses get the model between two chunks."""
+PAGE_RESPONSE_BOXES = 16
+"""Response boxes the Compare tab can show (the API takes ``max_responses``)."""
+PAGE_START_BOXES = 2
+MERGED_PASSES = 8
+"""Concurrent requests are merged into one call of at most ``MERGED_PASSES * batch_size`` pairs."""
+CPU_PADDING = (0.25, 16, 32)
+"""On a CPU a pair joins a forward pass only if it is at most a quarter shorter than the pass's longest,
+and by at most 32 tokens (16 always pass): batching short rows saves a lot, long rows little."""
+RETRY_LOAD_AFTER_S = 60.0
+"""A failed model load is remembered this long before the next request tries again."""
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+"""The evaluation's 95% interval: resamples and seed (same seed, same interval)."""
+WORST_PAIRS_SHOWN = 10
+"""Worst-judged pairs listed by the Evaluate tab (the command line's ``--worst`` default is 5)."""
 
 
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message says which and what to change."""
+
+
+class ModelLoadError(RuntimeError):
+    """The reward model could not be loaded; ``str(err)`` is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +83,9 @@ class Settings:
             raise ConfigError("REWARD_MODEL is empty: give a Hugging Face model id or a local folder.")
         if self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"REWARD_DEVICE={self.device!r} is not one of {', '.join(DEVICES)} (cuda:N also works).")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"REWARD_PRECISION={self.precision!r} is not one of {', '.join(PRECISIONS)}.")
+        problem = precision_problem(self.precision)
+        if problem:
+            raise ConfigError(problem)
         for name, low, high in (
             ("max_length", 8, 8192),
             ("batch_size", 1, 4096),
@@ -55,6 +97,20 @@ class Settings:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ConfigError(f"REWARD_{name.upper()}={value} is out of range: use {low}..{high}.")
+
+
+def precision_problem(precision: str, device_type: str | None = None) -> str | None:
+    """Why ``precision`` cannot be used (on a device of ``device_type``, when given), or None when it can.
+
+    The one place that validates a precision: settings, loading and conversion all ask here.
+    """
+    if precision not in PRECISIONS:
+        return f"REWARD_PRECISION={precision!r} is not one of {', '.join(PRECISIONS)}."
+    if precision == "fp16" and device_type == "cpu":
+        return "REWARD_PRECISION=fp16 needs a GPU: use bf16 (or fp32) on the CPU."
+    if precision == "int8" and device_type not in (None, "cpu"):
+        return "REWARD_PRECISION=int8 runs on the CPU only: use bf16 or fp16 on a GPU."
+    return None
 
 
 # name -> (environment variable, help text)

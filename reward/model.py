@@ -18,18 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import DEFAULT_MODEL, PRECISIONS, Settings
+from .config import CPU_PADDING, DEFAULT_MODEL, ModelLoadError, Settings, precision_problem
+from .precision import autocast, precision_note, prepare_for_precision
 
 log = logging.getLogger(__name__)
-
-HALF_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
-CPU_PADDING = (0.25, 16, 32)
-"""On a CPU a pair joins a forward pass only if it is at most a quarter shorter than the pass's longest,
-and by at most 32 tokens (16 always pass): batching short rows saves a lot, long rows little."""
-
-
-class ModelLoadError(RuntimeError):
-    """The reward model could not be loaded; ``str(err)`` is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +34,28 @@ class PairScore:
     """Tokens the model read, [CLS] and both [SEP] included."""
     truncated: bool
     """True when the pair was longer than ``max_length`` and was cut to fit."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is loaded, or before loading what will be: the page's model panel and logs."""
+
+    model: str
+    """The hub id, or a folder's last part (a server's paths are nobody's business)."""
+    revision: str
+    device: str
+    precision: str
+    precision_note: str
+    """What the precision means on this device; "" for fp32."""
+    max_length: int
+    batch_size: int
+    parameters: int | None = None
+    """None until the model is loaded."""
+
+    @property
+    def is_card_model(self) -> bool:
+        """True for the model whose card the page quotes (its WebGPT accuracy, its examples' scores)."""
+        return self.model == DEFAULT_MODEL
 
 
 def pick_device(requested: str = "auto"):
@@ -62,83 +76,6 @@ def pick_device(requested: str = "auto"):
     return device
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX on x86, BF16 on Arm).
-
-    Without it, torch still computes in bf16, but by converting to fp32 and
-    back, which is several times slower than plain fp32.
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            text = f.read(200_000)
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags = set(line.split(":", 1)[-1].split())
-            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
-    try:  # not Linux: ask oneDNN (true also for plain AVX-512, which at least converts fast)
-        import torch
-
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - a private probe; no answer means no
-        return False
-
-
-def precision_note(precision: str, device) -> str:
-    """One line on what ``precision`` means on ``device``, for the model panel; "" for fp32."""
-    kind = getattr(device, "type", str(device))
-    if precision == "fp32":
-        return ""
-    if precision == "int8":
-        return ("int8 matrix products in the encoder (dynamic quantization, CPU): faster than fp32, "
-                "1.7x on files on a 2-core AVX2 CPU; "
-                "scores move slightly, also with the other pairs in the same forward pass")
-    if precision == "bf16" and kind == "cpu" and not cpu_has_native_bf16():
-        return "bf16 matrix products, fp32 elsewhere; this CPU has no bf16 instructions, so bf16 is SLOWER than fp32"
-    return f"{precision} matrix products, fp32 elsewhere: faster; scores move slightly (bench/benchmark.py measures how much)"
-
-
-def prepare_for_precision(model, precision: str, device):
-    """The model converted for ``precision``; fp32 leaves it as it is.
-
-    bf16 and fp16 store the weights of every linear layer in that type once, at
-    load, and run under autocast: the matrix products (most of the work) use the
-    fast type with no per-call weight conversion, while embeddings, LayerNorm and
-    softmax stay in fp32, which keeps scores closer to fp32 than casting the
-    whole model. int8 replaces the encoder's linear layers with dynamically
-    quantized ones (CPU only); the pooler and the one-logit head stay fp32.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}.")
-    if precision == "fp32":
-        return model
-    import torch
-
-    if precision in HALF_DTYPES:
-        dtype = getattr(torch, HALF_DTYPES[precision])
-        for module in model.modules():
-            if isinstance(module, torch.nn.Linear):
-                module.to(dtype)
-        return model
-    import warnings
-
-    names = {name for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."}
-    if not names:  # not a BERT-like layout: every linear layer but the output head
-        names = {name for name, module in model.named_modules()
-                 if isinstance(module, torch.nn.Linear) and module.out_features > model.config.num_labels}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch marks eager quantization deprecated; it works in the pinned torch
-        try:
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-        except ImportError as err:
-            raise ModelLoadError("REWARD_PRECISION=int8 needs torch.ao.quantization, which this torch lacks: "
-                                 "use fp32 or bf16.") from err
-        # One weight scale per output channel: measurably closer to fp32 than one per matrix.
-        return quantize_dynamic(model, dict.fromkeys(names, per_channel_dynamic_qconfig), dtype=torch.qint8)
-
-
 class RewardModel:
     """A loaded reward model and its tokenizer, ready to score pairs.
 
@@ -146,9 +83,11 @@ class RewardModel:
     settings. Scoring is serialised by a lock: tokenizers and a CPU forward pass
     gain nothing from running two at once.
 
-    Example:
-        >>> rm = load_reward_model("path/to/RewardModel")
-        >>> [round(s.score, 3) for s in rm.score_pairs(["Why is AI Ethics important?"] * 2, [good, bad])]
+    Example (the model card's Good and Bad Response, and the scores its card prints):
+        >>> import json
+        >>> card = json.load(open("assets/examples.json"))["example_sets"][0]
+        >>> rm = load_reward_model("nicholasKluge/RewardModel")
+        >>> [round(s.score, 3) for s in rm.score(card["prompt"], card["responses"])]
         [4.777, -11.582]
     """
 
@@ -282,33 +221,16 @@ class RewardModel:
         input_ids = input_ids.to(self.device, non_blocking=True)
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device, non_blocking=True)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast(self.precision, self.device):
             out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return out.logits[:, 0].float().cpu()
 
-    def _autocast(self):
-        import contextlib
-
-        import torch
-
-        dtype = HALF_DTYPES.get(self.precision)
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=getattr(torch, dtype))
-
     # -- description ----------------------------------------------------------------
-    def describe(self) -> dict:
+    def describe(self) -> ModelInfo:
         """What is loaded, for the page's model panel and logs."""
-        return {
-            "model": self.source,
-            "revision": self.revision or "default",
-            "device": str(self.device),
-            "precision": self.precision,
-            "precision_note": precision_note(self.precision, self.device),
-            "parameters": self.parameters,
-            "max_length": self.max_length,
-            "batch_size": self.batch_size,
-        }
+        return ModelInfo(model=self.source, revision=self.revision or "default", device=str(self.device),
+                         precision=self.precision, precision_note=precision_note(self.precision, self.device),
+                         max_length=self.max_length, batch_size=self.batch_size, parameters=self.parameters)
 
 
 def _looks_like_path(source: str) -> bool:
@@ -406,12 +328,9 @@ def _load_cached(source: str, revision: str | None, device: str, precision: str,
         _check_folder(folder, shown)
         source, revision = str(folder.resolve()), None
     torch_device = pick_device(device)
-    if precision not in PRECISIONS:
-        raise ModelLoadError(f"REWARD_PRECISION={precision!r} is not one of {', '.join(PRECISIONS)}.")
-    if precision == "fp16" and torch_device.type == "cpu":
-        raise ModelLoadError("REWARD_PRECISION=fp16 needs a GPU: use bf16 (or fp32) on the CPU.")
-    if precision == "int8" and torch_device.type != "cpu":
-        raise ModelLoadError("REWARD_PRECISION=int8 runs on the CPU only: use bf16 or fp16 on a GPU.")
+    problem = precision_problem(precision, torch_device.type)
+    if problem:
+        raise ModelLoadError(problem)
 
     import transformers
 
@@ -445,7 +364,7 @@ def load_reward_model(model: str | Path = DEFAULT_MODEL, *, revision: str | None
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         precision: ``"fp32"`` (exact, default); ``"bf16"`` (fast on GPUs and on CPUs with bf16
             instructions, slow on others: see :func:`cpu_has_native_bf16`); ``"fp16"`` (GPU only);
-            ``"int8"`` (CPU only; 1.7x fp32 on files on a 2-core AVX2 CPU). Scores in the
+            ``"int8"`` (CPU only; faster than fp32). Scores in the
             fast modes move slightly; ``python bench/benchmark.py`` measures by how much.
         max_length: tokens read per pair; longer pairs are cut as the model card cuts them.
         batch_size: pairs per forward pass.

@@ -9,7 +9,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from .display import shorten
 from .model import PairScore
+
+TEXT_WIDTH = 90
+"""Characters of each response the ranking table shows."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +80,6 @@ def response_label(index: int) -> str:
     return f"Response {index + 1}"
 
 
-def _preview(text: str, width: int = 90) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 TABLE_COLUMNS = ["Rank", "Response", "Reward", "Chance preferred over #1", "Tokens read", "Text"]
 
 
@@ -95,7 +94,7 @@ def ranking_table(ranked: Sequence[RankedResponse], max_length: int):
             "Reward": round(r.score, 3),
             "Chance preferred over #1": f"{r.chance_vs_best:.0%}" if r.rank > 1 else "— (top)",
             "Tokens read": f"{r.tokens} ✂ cut at {max_length}" if r.truncated else str(r.tokens),
-            "Text": _preview(r.response),
+            "Text": shorten(r.response, TEXT_WIDTH),
         }
         for r in ranked
     ]

@@ -13,12 +13,11 @@ import time
 from dataclasses import dataclass
 
 from .batching import RequestBatcher
-from .config import Settings
-from .model import ModelLoadError, RewardModel, display_name, load_from_settings
+from .config import MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
+from .model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
+from .precision import precision_note
 from .ranking import RankedResponse, rank_responses
 from .requests import ScoringRequest, check_request
-
-RETRY_LOAD_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class RewardService:
                 try:
                     model = load_from_settings(self.settings)
                     # Concurrent requests share forward passes, up to this many pairs.
-                    self._batcher = RequestBatcher(model.score_pairs, max_pairs=8 * self.settings.batch_size)
+                    self._batcher = RequestBatcher(model.score_pairs, max_pairs=MERGED_PASSES * self.settings.batch_size)
                     self._model, self._error = model, None
                 except ModelLoadError as err:
                     self._error, self._error_at = err, self._clock()
@@ -89,10 +88,11 @@ class RewardService:
         seconds = time.perf_counter() - start
         return RankingResult(rank_responses(request.responses, scores, request.indices), seconds)
 
-    def describe(self) -> dict:
+    def describe(self) -> ModelInfo:
         """What is (or would be) loaded: the model panel's content."""
         if self._model is not None:
             return self._model.describe()
-        return {"model": display_name(self.settings.model), "revision": self.settings.revision or "default",
-                "device": self.settings.device, "precision": self.settings.precision,
-                "max_length": self.settings.max_length, "batch_size": self.settings.batch_size}
+        s = self.settings
+        return ModelInfo(model=display_name(s.model), revision=s.revision or "default", device=s.device,
+                         precision=s.precision, precision_note=precision_note(s.precision, s.device),
+                         max_length=s.max_length, batch_size=s.batch_size)

@@ -6,7 +6,7 @@ import json
 import httpx
 import pytest
 
-from reward.body_limit import BodyLimit, request_body_limit
+from ui.body_limit import BodyLimit, request_body_limit
 
 LIMIT = 2_000_000
 

@@ -118,17 +118,17 @@ def test_bad_input_shows_a_message_at_the_box_to_fix_and_keeps_what_was_typed(pa
 def test_responses_can_be_added_up_to_the_page_limit_and_removed(page):
     from playwright.sync_api import expect
 
-    import app
+    from reward.config import PAGE_RESPONSE_BOXES
 
-    for n in range(3, app.MAX_RESPONSE_BOXES + 1):
+    for n in range(3, PAGE_RESPONSE_BOXES + 1):
         page.locator("#add-btn").click()
         expect(page.locator(f"#response-{n}")).to_be_visible()
-    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES}")).to_be_visible()
-    page.locator(f"#response-{app.MAX_RESPONSE_BOXES} textarea").fill("last one")
+    expect(page.locator(f"#response-{PAGE_RESPONSE_BOXES}")).to_be_visible()
+    page.locator(f"#response-{PAGE_RESPONSE_BOXES} textarea").fill("last one")
     page.locator("#remove-btn").click()
-    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES}")).to_be_hidden()
+    expect(page.locator(f"#response-{PAGE_RESPONSE_BOXES}")).to_be_hidden()
     page.locator("#add-btn").click()
-    expect(page.locator(f"#response-{app.MAX_RESPONSE_BOXES} textarea")).to_have_value("")
+    expect(page.locator(f"#response-{PAGE_RESPONSE_BOXES} textarea")).to_have_value("")
 
 
 def test_phone_layout_shows_everything_in_one_column(browser, app_url):

@@ -12,8 +12,11 @@ import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
-from reward.evaluate import SAMPLE_PAIRS, evaluate_pairs, read_pairs
-from reward.files import read_table, write_table
+from reward.config import SAMPLE_PAIRS
+from reward.evaluate import evaluate_pairs
+from reward.pairs import read_pairs
+from reward.reading import read_table
+from reward.writing import write_table
 from tests.conftest import ROOT
 from tests.reference import card_score
 

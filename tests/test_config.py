@@ -4,7 +4,14 @@ import argparse
 
 import pytest
 
-from reward.config import DEFAULT_MODEL, ConfigError, Settings, add_settings_arguments, settings_from_args, settings_from_env
+from reward.config import (
+    DEFAULT_MODEL,
+    ConfigError,
+    Settings,
+    add_settings_arguments,
+    settings_from_args,
+    settings_from_env,
+)
 
 
 def test_defaults_keep_the_real_hub_model():

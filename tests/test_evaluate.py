@@ -7,18 +7,13 @@ import pandas as pd
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.evaluate import (
-    RESULT_COLUMNS,
-    SAMPLE_PAIRS,
-    bootstrap_accuracy_interval,
-    evaluate_file,
-    evaluate_pairs,
-    prepare_pairs,
-    read_pairs,
-    split_dialogues,
-    worst_pairs,
-)
-from reward.files import FileProblem, ScoringInterrupted, read_table, write_table
+from reward.config import SAMPLE_PAIRS
+from reward.evaluate import RESULT_COLUMNS, bootstrap_accuracy_interval, evaluate_file, evaluate_pairs, worst_pairs
+from reward.formats import FileProblem
+from reward.pairs import prepare_pairs, read_pairs, split_dialogues
+from reward.reading import read_table
+from reward.scoring import ScoringInterrupted
+from reward.writing import write_table
 from tests.reference import card_score
 
 

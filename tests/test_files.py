@@ -10,25 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.files import (
-    MAX_FILE_BYTES,
-    MAX_ROWS,
-    FileProblem,
+from reward.columns import suggest_columns
+from reward.config import MAX_FILE_BYTES, MAX_ROWS
+from reward.display import histogram_frame, preview_frame
+from reward.formats import FileProblem, rows_text, scored_name
+from reward.reading import read_table
+from reward.scoring import (
     ScoringInterrupted,
     check_output_path,
-    histogram_frame,
     load_for_scoring,
-    preview_frame,
-    read_table,
-    rows_text,
     save_or_rescue,
     score_file,
     score_table,
-    score_to_file,
-    scored_name,
-    suggest_columns,
-    write_table,
 )
+from reward.writing import write_table
 from tests.reference import card_score
 
 LONG = "The field of AI Ethics delves deeply into ethical considerations. " * 60  # over 512 tokens
@@ -148,7 +143,8 @@ def test_numbers_in_json_are_scored_as_their_text(tmp_path, tiny_model, card_par
 
 
 def test_interrupted_scoring_writes_the_rows_already_scored(tmp_path, tiny_model, expected):
-    df = frame()
+    source = tmp_path / "pairs.csv"
+    write_table(frame(), source)
     destination = tmp_path / "partial.csv"
 
     def stop_in_the_second_chunk(done, total):
@@ -156,7 +152,7 @@ def test_interrupted_scoring_writes_the_rows_already_scored(tmp_path, tiny_model
             raise KeyboardInterrupt
 
     with pytest.raises(ScoringInterrupted) as info:
-        score_to_file(tiny_model, df, destination, progress=stop_in_the_second_chunk, chunk_rows=4)
+        score_file(tiny_model, source, destination, progress=stop_in_the_second_chunk, chunk_rows=4)
     stop = info.value
     assert isinstance(stop.cause, KeyboardInterrupt)
     assert (stop.done, stop.total, stop.output) == (4, len(ROWS), destination)

@@ -105,9 +105,9 @@ def test_the_score_is_the_raw_logit_not_a_probability(tiny_model):
 
 def test_describe_says_what_is_loaded(tiny_model, tiny_model_dir):
     info = tiny_model.describe()
-    assert info["model"] == tiny_model_dir.name  # a folder is named, its path on the server is not shown
-    assert info["device"] == "cpu" and info["precision"] == "fp32"
-    assert info["parameters"] == sum(p.numel() for p in tiny_model.model.parameters()) > 0
+    assert info.model == tiny_model_dir.name  # a folder is named, its path on the server is not shown
+    assert info.device == "cpu" and info.precision == "fp32"
+    assert info.parameters == sum(p.numel() for p in tiny_model.model.parameters()) > 0
 
 
 def test_auto_device_picks_cpu_without_a_gpu():

@@ -12,7 +12,8 @@ import sys
 import pytest
 import torch
 
-from reward.model import ModelLoadError, load_reward_model, precision_note
+from reward.model import ModelLoadError, load_reward_model
+from reward.precision import precision_note
 from tests.conftest import ROOT
 from tests.test_model import CASES
 
@@ -34,9 +35,9 @@ def _orders_kept(reference: list[float], got: list[float], margin: float) -> lis
 def test_bf16_loads_scores_and_says_so(tiny_model_dir, fp32_scores):
     rm = load_reward_model(tiny_model_dir, device="cpu", precision="bf16")
     info = rm.describe()
-    assert info["precision"] == "bf16"
-    assert "bf16" in info["precision_note"]
-    assert info["parameters"] == load_reward_model(tiny_model_dir, device="cpu").describe()["parameters"]
+    assert info.precision == "bf16"
+    assert "bf16" in info.precision_note
+    assert info.parameters == load_reward_model(tiny_model_dir, device="cpu").describe().parameters
     # The matrix products run in bf16, everything else in fp32.
     linear = [m for m in rm.model.modules() if isinstance(m, torch.nn.Linear)]
     assert linear and all(m.weight.dtype == torch.bfloat16 for m in linear)
@@ -62,11 +63,11 @@ def test_bf16_loads_scores_and_says_so(tiny_model_dir, fp32_scores):
 
 
 def test_bf16_note_warns_when_the_cpu_lacks_bf16(monkeypatch):
-    from reward import model
+    from reward import precision
 
-    monkeypatch.setattr(model, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     assert "SLOWER" in precision_note("bf16", torch.device("cpu"))
-    monkeypatch.setattr(model, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     assert "SLOWER" not in precision_note("bf16", torch.device("cpu"))
     assert precision_note("fp32", torch.device("cpu")) == ""
 
@@ -74,8 +75,8 @@ def test_bf16_note_warns_when_the_cpu_lacks_bf16(monkeypatch):
 def test_int8_loads_scores_and_says_so(tiny_model_dir, fp32_scores):
     rm = load_reward_model(tiny_model_dir, device="cpu", precision="int8")
     info = rm.describe()
-    assert info["precision"] == "int8" and "int8" in info["precision_note"]
-    assert info["parameters"] == load_reward_model(tiny_model_dir, device="cpu").describe()["parameters"]
+    assert info.precision == "int8" and "int8" in info.precision_note
+    assert info.parameters == load_reward_model(tiny_model_dir, device="cpu").describe().parameters
     scores = [s.score for s in rm.score_pairs(PROMPTS, RESPONSES)]
     # int8 is much coarser than bf16, and this tiny model (weights 25x wider than BERT's)
     # is its worst case: scores moved by 13-44% of their range in our runs. What must hold

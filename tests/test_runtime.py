@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from reward import runtime
+from ui import runtime
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")

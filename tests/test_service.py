@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from reward.config import Settings
+from reward.config import RETRY_LOAD_AFTER_S, Settings
 from reward.model import ModelLoadError
 from reward.requests import InvalidRequest
-from reward.service import RETRY_LOAD_AFTER_S, RewardService
+from reward.service import RewardService
 
 
 class Clock:
@@ -51,6 +51,6 @@ def test_a_failed_load_is_remembered_then_retried(tmp_path, tiny_model_dir):
 
 def test_describe_before_and_after_loading(tiny_settings):
     service = RewardService(tiny_settings)
-    assert service.describe()["model"] == Path(tiny_settings.model).name
+    assert service.describe().model == Path(tiny_settings.model).name
     service.model()
-    assert service.describe()["parameters"] > 0
+    assert service.describe().parameters > 0

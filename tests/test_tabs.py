@@ -8,10 +8,12 @@ import gradio as gr
 import pandas as pd
 import pytest
 
-import app
-from reward.config import Settings
-from reward.evaluate import SAMPLE_PAIRS
+from reward.config import SAMPLE_PAIRS, Settings
 from reward.service import RewardService
+from ui.batch import score_upload
+from ui.evaluate import NO_PROMPT_COLUMN, evaluate_upload
+from ui.files import columns_of
+from ui.page import model_panel
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def test_batch_scores_every_row_in_order_into_a_temp_file(service, tiny_model, t
                          "id": [10, 20, 30, 40]})
     src = tmp_path / "qa.csv"
     rows.to_csv(src, index=False)
-    text, preview, histogram, out = app.score_upload(service, str(src), "question", "answer")
+    text, preview, histogram, out = score_upload(service, str(src), "question", "answer")
     out = Path(out)
     assert out.name == "qa.scored.csv"
     assert Path(tempfile.gettempdir()) in out.parents
@@ -50,12 +52,12 @@ def test_batch_refuses_a_bad_file_with_a_message_naming_what_to_fix(service, tmp
     src = tmp_path / "bad.csv"
     src.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(gr.Error, match=message):
-        app.score_upload(service, str(src), *columns)
+        score_upload(service, str(src), *columns)
 
 
 def test_batch_without_a_file_says_to_upload_one(service):
     with pytest.raises(gr.Error, match="upload"):
-        app.score_upload(service, None, "prompt", "response")
+        score_upload(service, None, "prompt", "response")
 
 
 def test_a_model_that_cannot_load_is_reported_in_the_tabs(tmp_path):
@@ -63,13 +65,13 @@ def test_a_model_that_cannot_load_is_reported_in_the_tabs(tmp_path):
     src = tmp_path / "p.csv"
     src.write_text("prompt,response\na,b\n")
     with pytest.raises(gr.Error, match="REWARD_MODEL=/path"):
-        app.score_upload(broken, str(src), "prompt", "response")
+        score_upload(broken, str(src), "prompt", "response")
     with pytest.raises(gr.Error, match="REWARD_MODEL=/path"):
-        app.evaluate_upload(broken, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+        evaluate_upload(broken, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
 
 
 def test_evaluate_on_the_sample_pairs_matches_an_independent_count(service, tiny_model):
-    text, histogram, worst, out = app.evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    text, histogram, worst, out = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
     pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     rejected = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])
@@ -87,14 +89,14 @@ def test_evaluate_splits_hh_rlhf_dialogues(service, tmp_path):
               "rejected": f"\n\nHuman: Question {i}?\n\nAssistant: No."} for i in range(5)]
     src = tmp_path / "hh.jsonl"
     src.write_text("\n".join(json.dumps(x) for x in lines))
-    text, *_ = app.evaluate_upload(service, str(src), app.NO_PROMPT_COLUMN, "chosen", "rejected")
+    text, *_ = evaluate_upload(service, str(src), NO_PROMPT_COLUMN, "chosen", "rejected")
     assert "on 5 pairs" in text and "HH-RLHF dialogues" in text
 
 
 def test_column_pickers_offer_the_files_columns(tmp_path):
     src = tmp_path / "x.jsonl"
     src.write_text('{"instruction": "a", "output": "b", "extra": 1}\n')
-    assert app.columns_of(str(src)) == ["instruction", "output", "extra"]
+    assert columns_of(str(src)) == ["instruction", "output", "extra"]
 
 
 def test_model_panel_names_the_precision_and_what_it_means(tiny_settings):
@@ -102,6 +104,6 @@ def test_model_panel_names_the_precision_and_what_it_means(tiny_settings):
 
     service = RewardService(replace(tiny_settings, precision="bf16"))
     service.model()
-    panel = app.model_panel(service)
+    panel = model_panel(service)
     assert "**Precision** `bf16` (" in panel and "fp32 elsewhere" in panel
-    assert "**Precision** `fp32` ·" in app.model_panel(RewardService(tiny_settings))
+    assert "**Precision** `fp32` ·" in model_panel(RewardService(tiny_settings))

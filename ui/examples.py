@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from reward.config import ASSETS
+
 EXAMPLES_FILE = ASSETS / "examples.json"
 
 

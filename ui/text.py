@@ -20,3 +20,6 @@ Scores come from the model as it is: a reward model has blind spots and biases o
 treat its ranking as its opinion, not as the truth. API: `POST /score` through `gradio_client`
 (see *Use via API* below).
 """
+
+CARD_ACCURACY = ("For scale: the model card reports 52.61% for `nicholasKluge/RewardModel` on WebGPT comparisons.")
+"""Shown under an evaluation only when the loaded model is the card's own."""

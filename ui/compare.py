@@ -1,0 +1,139 @@
+"""The Compare tab and the ``/score`` API: a prompt and candidate responses in, a ranked table and a bar chart out."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
+from reward.ranking import plot_frame, ranking_table
+from reward.requests import InvalidRequest
+from reward.service import RankingResult, RewardService
+
+from .examples import ExampleSet
+from .page import load_error_banner, model_panel, problems_as_messages
+
+SCORING = dict(concurrency_id="scoring")
+"""The page's Score and the API share one concurrency limit and one queue of forward passes."""
+
+
+def rank(service: RewardService, prompt, responses) -> RankingResult:
+    """Rank, with every problem turned into a message for the person or the API caller."""
+    with problems_as_messages("Scoring", "Try fewer or shorter responses"):
+        return service.rank(prompt, responses)
+
+
+def refusals(service: RewardService, prompt, responses, inputs: int, input_at_fault) -> list[dict]:
+    """A Gradio validator's verdicts: every input valid, or the one at fault with the message.
+
+    Validators run when a request asks to join the queue, so a request the limits
+    refuse is answered at once and never waits behind others for a worker.
+    ``input_at_fault(err)`` maps an InvalidRequest to the position of the event input
+    to mark.
+    """
+    try:
+        service.check(prompt, responses)
+    except InvalidRequest as err:
+        at_fault = input_at_fault(err)
+        return [gr.validate(i != at_fault, str(err) if i == at_fault else "") for i in range(inputs)]
+    return [gr.validate(True, "") for _ in range(inputs)]
+
+
+def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner: gr.Markdown,
+                      panel: gr.Markdown) -> None:
+    """The Compare tab's inputs, ranking and chart, and their events; ``banner`` and ``panel`` are
+    the header's load-error banner and model panel, refreshed after each scoring."""
+    settings = service.settings
+    count = gr.State(PAGE_START_BOXES)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=320):
+            gr.Markdown("**Try an example**")
+            with gr.Row():
+                example_buttons = [gr.Button(ex.title, size="sm", variant="secondary") for ex in examples]
+            prompt = gr.Textbox(label="Prompt", lines=2, max_lines=8, elem_id="prompt",
+                                placeholder="The question or instruction the responses answer")
+            boxes = [
+                gr.Textbox(label=f"Response {i + 1}", placeholder="A candidate response", lines=3, max_lines=12,
+                           visible=i < PAGE_START_BOXES, elem_id=f"response-{i + 1}")
+                for i in range(PAGE_RESPONSE_BOXES)
+            ]
+            with gr.Row():
+                add_btn = gr.Button("Add response", size="sm", elem_id="add-btn")
+                remove_btn = gr.Button("Remove last", size="sm", elem_id="remove-btn")
+                clear_btn = gr.Button("Clear all", size="sm", elem_id="clear-btn")
+            score_btn = gr.Button("Score", variant="primary", elem_id="score-btn")
+            gr.Markdown(f"Up to {PAGE_RESPONSE_BOXES} responses here ({settings.max_responses} through the API), "
+                        f"{settings.max_chars:,} characters each. Blank responses are skipped.",
+                        elem_classes=["hint"])
+        with gr.Column(scale=6, min_width=320):
+            table = gr.Dataframe(label="Ranking (best first)", elem_id="ranking", interactive=False, wrap=True,
+                                 column_widths=["8%", "14%", "11%", "16%", "13%", "38%"])
+            plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
+                              x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
+                              elem_id="reward-plot")
+
+    def show(n: int) -> list:
+        return [gr.update(visible=i < n) for i in range(PAGE_RESPONSE_BOXES)]
+
+    def add(n: int):
+        if n >= PAGE_RESPONSE_BOXES:
+            gr.Warning(f"The page holds at most {PAGE_RESPONSE_BOXES} responses.")
+        n = min(n + 1, PAGE_RESPONSE_BOXES)
+        return n, *show(n)
+
+    def remove(n: int, *texts: str):
+        if n <= 1:
+            return n, *[gr.update() for _ in range(PAGE_RESPONSE_BOXES)]
+        n -= 1
+        # The removed box is emptied so that showing it again starts blank.
+        return n, *[gr.update(visible=i < n, value="" if i == n else texts[i]) for i in range(PAGE_RESPONSE_BOXES)]
+
+    def clear():
+        n = PAGE_START_BOXES
+        return n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None
+
+    def load_example(ex: ExampleSet):
+        texts = ex.responses[:PAGE_RESPONSE_BOXES]
+        n = max(len(texts), 1)
+        return (n, ex.prompt,
+                *[gr.update(visible=i < n, value=texts[i] if i < len(texts) else "") for i in range(PAGE_RESPONSE_BOXES)])
+
+    def score_page(prompt_text: str, n: int, *texts: str):
+        result = rank(service, prompt_text, list(texts[:n]))
+        return (ranking_table(result.ranked, settings.max_length), plot_frame(result.ranked),
+                model_panel(service, result), load_error_banner(service))
+
+    def check_page(prompt_text: str, n: int, *texts: str):
+        # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
+        return refusals(service, prompt_text, list(texts[:n]), 2 + PAGE_RESPONSE_BOXES,
+                        lambda err: 0 if err.field == "prompt" else 2 + (err.index or 0))
+
+    # Page-only events skip the queue: they are instant and must not wait behind scoring.
+    page_only = dict(api_visibility="private", queue=False)
+    add_btn.click(add, count, [count, *boxes], **page_only)
+    remove_btn.click(remove, [count, *boxes], [count, *boxes], **page_only)
+    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot], **page_only)
+    for button, ex in zip(example_buttons, examples):
+        button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], **page_only)
+    gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
+          outputs=[table, plot, panel, banner], api_visibility="private", validator=check_page,
+          concurrency_limit=settings.concurrency, **SCORING)
+
+
+def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
+    """The ``/score`` endpoint, with the same limits, validator and queue as the page's Score."""
+
+    def score(prompt: str, responses: list[str]) -> list[dict]:
+        """Score candidate responses to a prompt and rank them, best first.
+
+        Each record has rank (1 = best), index (position in `responses`, from 0),
+        response, score (the raw reward logit), tokens (read by the model, special
+        tokens included) and truncated (cut at the model's length limit).
+        Blank responses are skipped.
+        """
+        return [r.record() for r in rank(service, prompt, responses).ranked]
+
+    endpoint = gr.api(score, api_name="score", concurrency_limit=service.settings.concurrency, **SCORING)
+    # gr.api (Gradio 6.31) takes no validator argument; the event it made takes one
+    # like any other, so requests over the limits are refused before they queue.
+    demo.fns[endpoint["id"]].validator = lambda prompt, responses: refusals(
+        service, prompt, responses, 2, lambda err: 0 if err.field == "prompt" else 1)

@@ -1,0 +1,106 @@
+"""What every tab shares: the look, the header with the model panel and load-error banner, and problems as messages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from reward.config import ModelLoadError
+from reward.formats import FileProblem
+from reward.requests import InvalidRequest
+from reward.service import RankingResult, RewardService
+
+from . import text
+
+log = logging.getLogger("reward.app")
+
+THEME = gr.themes.Soft(primary_hue="indigo")
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto; }
+#title h1 { margin-bottom: 0.1em; }
+#title p { margin-top: 0; font-size: 1.1em; opacity: 0.8; }
+#model-info { font-size: 0.92em; }
+#load-error { border-left: 4px solid #dc2626; padding-left: 0.8em; }
+/* Keep the ranking inside the screen on phones: columns share the width instead of
+   widening the page to the headers' natural size. */
+#ranking table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }
+@media (max-width: 640px) {
+  /* On a phone the figures matter most: the text preview (last column) gives way. */
+  #ranking [aria-colindex="6"] { display: none; }
+  #ranking { font-size: 0.9em; }
+}
+"""
+
+# Ctrl+Enter (Cmd+Enter on a Mac) scores from anywhere on the page.
+SHORTCUT_JS = """
+() => {
+  document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+      const button = document.querySelector("#score-btn");
+      if (button) { e.preventDefault(); button.click(); }
+    }
+  });
+}
+"""
+
+EXPECTED_PROBLEMS = (InvalidRequest, ModelLoadError, FileProblem)
+"""Problems with what the user gave or set up: shown as they are, never logged with a traceback."""
+
+
+@contextlib.contextmanager
+def problems_as_messages(what: str, hint: str = "Try again with less or simpler input"):
+    """Turn every problem raised inside into a ``gr.Error`` the person (or API caller) can act on.
+
+    Expected problems keep their own message and leave no traceback in the log;
+    anything else is a bug, logged once with its traceback and reported as one
+    line: "``what`` failed (its type). ``hint``; ...". Yields a list: server paths
+    appended to it are shown by their file name only.
+    """
+    hide: list[Path] = []
+    try:
+        yield hide
+    except gr.Error:
+        raise
+    except EXPECTED_PROBLEMS as err:
+        raise gr.Error(without_paths(str(err), *hide), print_exception=False) from None
+    except Exception as err:  # noqa: BLE001 - an unexpected failure still gets one clear line
+        log.exception("%s failed", what)
+        raise gr.Error(f"{what} failed ({type(err).__name__}). {hint}; if it keeps failing, the server log has "
+                       "the details.", print_exception=False) from None
+
+
+def without_paths(message: str, *paths: Path) -> str:
+    """``message`` with each server path (and its folder) reduced to the file's name."""
+    for path in paths:
+        message = message.replace(str(path), path.name).replace(str(path.parent), "the server's temp folder")
+    return message
+
+
+def model_panel(service: RewardService, result: RankingResult | None = None) -> str:
+    """The short 'what is running' line shown under the title."""
+    info = service.describe()
+    precision = f"**Precision** `{info.precision}`" + (f" ({info.precision_note})" if info.precision_note else "")
+    parts = [f"**Model** `{info.model}`", f"**Revision** `{info.revision}`", f"**Device** `{info.device}`",
+             precision, f"**Max tokens** {info.max_length}"]
+    if result is not None:
+        n = len(result.ranked)
+        parts.append(f"**Last scoring** {result.seconds * 1000:.0f} ms for {n} response{'s' * (n != 1)}")
+    return " · ".join(parts)
+
+
+def load_error_banner(service: RewardService) -> dict:
+    error = service.load_error
+    return gr.update(value=f"**The model is not available.** {error}" if error else "", visible=bool(error))
+
+
+def header(service: RewardService) -> tuple[gr.Markdown, gr.Markdown]:
+    """Title, load-error banner, model panel and explainer; returns (banner, panel) for events to update."""
+    gr.Markdown(f"# {text.TITLE}\n{text.TAGLINE}", elem_id="title")
+    banner = gr.Markdown(visible=False, elem_id="load-error")
+    panel = gr.Markdown(model_panel(service), elem_id="model-info")
+    gr.Markdown(text.EXPLAINER.format(max_length=service.settings.max_length), elem_id="explainer")
+    return banner, panel
