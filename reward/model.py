@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import CPU_PADDING, DEFAULT_MODEL, ModelLoadError, Settings, precision_problem
 from .precision import autocast, precision_note, prepare_for_precision
+from .turns import FairLock
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ class RewardModel:
     """A loaded reward model and its tokenizer, ready to score pairs.
 
     Build it with :func:`load_reward_model`, which caches one instance per
-    settings. Scoring is serialised by a lock: tokenizers and a CPU forward pass
-    gain nothing from running two at once.
+    settings. Callers take turns at each forward pass, first come first served (a
+    CPU forward pass gains nothing from running two at once), and one at a time at
+    the tokenizer, so one caller's long job never holds the model for long.
 
     Example (the model card's Good and Bad Response, and the scores its card prints):
         >>> import json
@@ -104,7 +106,10 @@ class RewardModel:
         # Counted before any int8 conversion, which hides weights from parameters().
         self.parameters = sum(p.numel() for p in model.parameters())
         self.model = prepare_for_precision(model, precision, device)
-        self._lock = threading.Lock()
+        # Each forward pass takes the model in turn, first come first served: a request that
+        # arrives during a file job waits for the pass in progress, not for the job's chunk.
+        self._turns = FairLock()
+        self._tokenizing = threading.Lock()  # a fast tokenizer must not be called from two threads at once
 
     # -- encoding -----------------------------------------------------------------
     def _tokenize(self, prompts: Sequence[str], responses: Sequence[str], **kwargs) -> list[list[int]]:
@@ -156,9 +161,9 @@ class RewardModel:
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: give one prompt per response.")
         if not prompts:
             return []
-        with self._lock:
+        with self._tokenizing:
             ids, truncated = self.encode(prompts, responses)
-            scores = self._forward_sorted(ids, progress)
+        scores = self._forward_sorted(ids, progress)
         return [PairScore(s, len(i), t) for s, i, t in zip(scores, ids, truncated)]
 
     def score(self, prompt: str, responses: Sequence[str]) -> list[PairScore]:
@@ -207,7 +212,8 @@ class RewardModel:
                 attention = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
             # With no padding there is nothing to mask: the mask-free attention is the
             # same arithmetic, only faster.
-            logits = self._forward(input_ids, attention)
+            with self._turns:
+                logits = self._forward(input_ids, attention)
             for i, value in zip(batch, logits.tolist()):
                 scores[i] = value
             done += len(batch)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.model import ModelLoadError, PairScore, load_reward_model, pick_device
+from reward.model import ModelLoadError, load_reward_model, pick_device
 from tests.conftest import ROOT
 from tests.reference import card_score
 
