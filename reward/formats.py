@@ -5,15 +5,25 @@ Formats are chosen by the file name's extension: ``.csv``, ``.tsv``, ``.jsonl``
 ``.parquet``, and ``.gz`` after any of the text ones (``data.jsonl.gz``).
 Rows are numbered from 1 in every message, counting data rows only (a CSV
 header is not a row); line numbers and byte offsets are the file's own.
+
+Also what every reader and writer shares about the values in cells: walking
+nested lists and dicts without recursion (any depth), finding lone UTF-16
+surrogates and repeated names, and turning JSON records into exact columns.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import MIB
+
+if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` stays light
+    import pandas as pd
 
 # extension -> format; ".gz" may follow any of the text formats.
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
@@ -103,3 +113,147 @@ def what_it_looks_like(head: bytes) -> str | None:
 def text_kind(head: bytes) -> str:
     """"json" when text starts like JSON, else "csv"."""
     return "json" if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) else "csv"
+
+
+def text_lines(text: str, keep_ends: bool = False) -> Iterator[str]:
+    """The lines of ``text``, split at "\\n" only (JSON strings may hold other line separators), one at a time."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end + 1 if keep_ends else end]
+        start = end + 1
+
+
+# -- values inside cells: walked with an explicit stack, so no depth of nesting can exhaust Python's ----------
+
+CONTAINERS = (list, tuple, dict, set, frozenset)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a UTF-16 surrogate pair: JSON's ``"\\ud800"`` decodes to it, and no UTF-8 writer can store it."""
+
+
+def _is_container(value: object) -> bool:
+    return isinstance(value, CONTAINERS) or type(value).__name__ == "ndarray"
+
+
+def _children(value: object) -> Iterator[object]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield item
+    elif type(value).__name__ == "ndarray" and value.dtype != object:  # numbers: nothing inside to look at
+        return
+    else:
+        yield from value
+
+
+def nested_values(value: object) -> Iterator[object]:
+    """``value`` and every value and dict key inside it, at any depth (no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        yield item
+        if _is_container(item):
+            stack.extend(_children(item))
+
+
+def nesting_depth(value: object, limit: int) -> int:
+    """How many lists, dicts, tuples or arrays ``value`` holds inside each other (0 for a plain value),
+    counted up to ``limit + 1`` and no further."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not _is_container(item):
+            continue
+        if type(item).__name__ == "ndarray" and item.dtype != object:
+            depth += item.ndim - 1
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in _children(item))
+    return deepest
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """Whether a text, or any text or key inside a list or dict, holds half of a UTF-16 surrogate pair."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.search(value) is not None
+    if not _is_container(value):
+        return False
+    return any(isinstance(v, str) and LONE_SURROGATE.search(v) is not None for v in nested_values(value))
+
+
+def repeated(names: Sequence[object]) -> list[str]:
+    """The names that occur more than once, each once, in order of first occurrence."""
+    counts = Counter(str(n) for n in names)
+    return [n for n in dict.fromkeys(str(n) for n in names) if counts[n] > 1]
+
+
+def repeated_columns_text(names: Sequence[str]) -> str:
+    """"the column 'a' more than once", "the columns 'a', 'b' more than once": for refusals of repeated names."""
+    if len(names) == 1:
+        return f"the column {names[0]!r} more than once"
+    return f"the columns {columns_text(names)} more than once"
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def json_depth(text: str) -> tuple[int, int]:
+    """How deep the arrays and objects of a JSON text go, and the line where they go deepest (from 1)."""
+    depth = deepest = at = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, at = depth, match.start()
+        elif token in "]}":
+            depth -= 1
+    return deepest, text.count("\n", 0, at) + 1
+
+
+# -- JSON records as a table ------------------------------------------------------------------------------------
+
+
+def frame_from_records(records: list[dict]) -> pd.DataFrame:
+    """A table of JSON records, columns in order of first appearance, each value kept exactly (see read_table)."""
+    import pandas as pd
+
+    names: dict[str, None] = {}
+    last = None
+    for record in records:
+        if record.keys() != last:
+            names.update(dict.fromkeys(record))
+            last = record.keys()
+    columns = {key: json_column([record.get(key) for record in records]) for key in names}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(records)), copy=False)
+
+
+def json_column(values: list):
+    """A column of JSON values as the narrowest type that holds every value exactly; None is missing."""
+    import numpy as np
+    import pandas as pd
+
+    kinds = set(map(type, values))
+    missing = type(None) in kinds
+    kinds.discard(type(None))
+    if kinds == {str}:
+        return pd.Series(values)
+    if kinds == {bool}:
+        return pd.array(values, dtype="boolean") if missing else np.array(values, dtype=bool)
+    if kinds == {float}:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if kinds == {int}:
+        present = [v for v in values if v is not None]
+        low, high = min(present), max(present)
+        for lowest, highest, numpy_type, nullable in ((-(2**63), 2**63, np.int64, "Int64"),
+                                                       (0, 2**64, np.uint64, "UInt64")):
+            if lowest <= low and high < highest:
+                return pd.array(values, dtype=nullable) if missing else np.array(values, dtype=numpy_type)
+    column = np.empty(len(values), dtype=object)  # one value a cell: lists stay lists, 1 stays 1 beside 1.5
+    for i, value in enumerate(values):
+        column[i] = value
+    return column
