@@ -27,10 +27,13 @@ def is_missing(value: object) -> bool:
 
 
 def check_text_columns(df: pd.DataFrame, columns: dict[str, str], name: str) -> None:
-    """Check that each role's column exists and holds non-blank text in every row.
+    """Check that each role's column exists and holds text in every row.
 
-    Numbers are turned into their text (``42`` -> ``"42"``) and UTF-8 bytes are
-    decoded, in place; anything else is refused, naming the rows.
+    Empty and white-space-only texts are text: they are scored as the model card's
+    code scores them (real preference data has empty responses). Numbers are
+    turned into their text (``42`` -> ``"42"``) and UTF-8 bytes are decoded, in
+    place. Missing cells (null, NaN, an absent JSON key) and values that are not
+    text (lists, dicts, ...) are refused, naming the rows.
 
     Args:
         df: the table.
@@ -39,13 +42,13 @@ def check_text_columns(df: pd.DataFrame, columns: dict[str, str], name: str) -> 
         name: the file's name, for messages.
 
     Raises:
-        FileProblem: a column is missing, or some cells are empty, blank or not text.
+        FileProblem: a column is missing, or some cells are missing or not text.
     """
     missing = [(role, col) for role, col in columns.items() if col not in df.columns]
     if missing:
         raise FileProblem(missing_columns_message(df, missing, name))
     for role, col in columns.items():
-        blank: list[int] = []
+        absent: list[int] = []
         not_text: list[int] = []
         undecodable: list[int] = []
         fixed: dict[int, str] = {}  # position -> text, for cells that were numbers or bytes
@@ -54,26 +57,18 @@ def check_text_columns(df: pd.DataFrame, columns: dict[str, str], name: str) -> 
         for start in range(0, len(column), WRITE_ROWS):
             for i, value in enumerate(column.iloc[start:start + WRITE_ROWS].tolist(), start=start):
                 if isinstance(value, str):
-                    if not value.strip():
-                        blank.append(i + 1)
                     continue
                 if isinstance(value, (bytes, bytearray)):
                     try:
-                        value = bytes(value).decode("utf-8")
+                        fixed[i] = bytes(value).decode("utf-8")
                     except UnicodeDecodeError:
                         undecodable.append(i + 1)
-                        continue
                 elif is_not_text(value):
                     not_text.append(i + 1)
-                    continue
                 elif is_missing(value):
-                    blank.append(i + 1)
-                    continue
+                    absent.append(i + 1)
                 else:
-                    value = str(value)
-                fixed[i] = value
-                if not value.strip():
-                    blank.append(i + 1)
+                    fixed[i] = str(value)
         where = f"column {col!r}"
         if undecodable:
             raise FileProblem(f"{name}: {where} is not UTF-8 text in {rows_text(undecodable)}. "
@@ -82,9 +77,10 @@ def check_text_columns(df: pd.DataFrame, columns: dict[str, str], name: str) -> 
             kind = type(column.iloc[not_text[0] - 1]).__name__
             raise FileProblem(f"{name}: {where} holds a {kind}, not text, in {rows_text(not_text)}. "
                               f"Choose a column of plain text for the {role}s.")
-        if blank:
-            raise FileProblem(f"{name}: {where} is empty in {rows_text(blank)} (rows numbered from 1, header not "
-                              f"counted). Fill those cells in or delete those rows; nothing was scored.")
+        if absent:
+            raise FileProblem(f"{name}: {where} has no value (null, or no such key) in {rows_text(absent)} (rows "
+                              "numbered from 1, header not counted). Fill those cells in (an empty text \"\" is "
+                              "scored as it is) or delete those rows; nothing was scored.")
         if fixed:
             values = column.tolist()
             for i, value in fixed.items():
