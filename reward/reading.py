@@ -6,15 +6,33 @@ Every problem with the input (wrong format, not UTF-8, over a limit) is a
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
+import re
+import sys
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import MAX_FILE_BYTES, MAX_ROWS
-from .formats import FileProblem, file_format, rows_text, size_text, text_kind, what_it_looks_like
+from .formats import (
+    FileProblem,
+    columns_text,
+    file_format,
+    frame_from_records,
+    has_lone_surrogate,
+    json_depth,
+    nested_values,
+    repeated,
+    repeated_columns_text,
+    rows_text,
+    size_text,
+    text_kind,
+    text_lines,
+    what_it_looks_like,
+)
 
 if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` stays light
     import pandas as pd
@@ -25,7 +43,13 @@ def read_table(path: str | Path, *, name: str | None = None, max_bytes: int = MA
     """Read a CSV, TSV, JSONL, JSON or Parquet file (by extension) into a DataFrame.
 
     CSV and TSV cells are read as text exactly as written (``"007"`` stays
-    ``"007"``, ``"NA"`` stays ``"NA"``, an empty cell is ``""``).
+    ``"007"``, ``"NA"`` stays ``"NA"``, an empty cell is ``""``), header names too.
+    JSON values keep their types: a column of whole numbers is ``int64`` (``Int64``
+    when some are missing; Python ints in an ``object`` column beyond 64 bits), of
+    fractions ``float64``, of true/false ``bool`` (``boolean`` with missing ones);
+    a column that mixes them, or holds lists or objects, keeps each value as it is
+    (``object``). Parquet whole numbers and booleans with missing values come as
+    ``Int64`` / ``boolean`` too, never as floats.
 
     Args:
         path: the file.
@@ -34,7 +58,10 @@ def read_table(path: str | Path, *, name: str | None = None, max_bytes: int = MA
         max_rows: refuse files with more data rows than this.
 
     Raises:
-        FileProblem: the file is missing, empty, over a limit, not the format its name says, or not UTF-8.
+        FileProblem: the file is missing, empty, over a limit, not the format its name says, or not UTF-8;
+            it names a column twice (or a JSON object has a key twice); a JSON value is nested too deep to
+            read; or a text holds half of a UTF-16 surrogate pair (JSON's ``"\\ud800"``), which no UTF-8
+            file can store.
     """
     path = Path(path)
     name = name or path.name
@@ -113,21 +140,82 @@ def _parse_csv(text: str, name: str, sep: str, max_rows: int) -> pd.DataFrame:
                           f"{'tabs' if sep == chr(9) else 'commas'}, quotes or line breaks in double quotes, "
                           'and double any quote inside them ("").') from None
     _check_rows(len(df), name, max_rows)
+    if not isinstance(df.index, pd.RangeIndex):  # pandas took the first cells for an index: they would be lost
+        raise FileProblem(f"{name}: its data rows have more cells than its header row has names "
+                          f"({len(df.columns):,}). Give every column a name in the header row, or remove the extra "
+                          "cells.")
+    header = _csv_header(text, sep)
+    if header is not None and len(header) == len(df.columns):
+        twice = repeated(header)
+        if twice:
+            raise FileProblem(f"{name}: its header row has {repeated_columns_text(twice)}. Give each column its "
+                              "own name; a table cannot hold two columns of one name.")
+        df.columns = header  # as written: pandas would call an empty name "Unnamed: 0"
     return df
 
 
-def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
-    import pandas as pd
+def _csv_header(text: str, sep: str) -> list[str] | None:
+    """The first row of a CSV or TSV text as written (pandas renames repeated and empty names), or None."""
+    try:
+        for row in csv.reader(text_lines(text, keep_ends=True), delimiter=sep):
+            if row and row != [""]:
+                return row
+    except csv.Error:  # e.g. a name longer than the csv module takes; pandas read it, so keep its names
+        pass
+    return None
 
+
+class _Repeats(dict):
+    """A JSON object that named a key more than once (``repeated_keys``); only the last value was kept."""
+
+    repeated_keys: list[str]
+
+
+def _object_hook(found: list[str]):
+    """An ``object_pairs_hook`` that notes, in ``found``, every key an object repeats."""
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        marked = _Repeats(obj)
+        marked.repeated_keys = repeated([k for k, _ in pairs])
+        found.extend(marked.repeated_keys)
+        return marked
+    return hook
+
+
+def _loads(text: str, hook, name: str, where: str):
+    """``json.loads``, with the errors that are not about syntax told as a :class:`FileProblem`."""
+    try:
+        return json.loads(text, object_pairs_hook=hook)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        depth, line = json_depth(text)
+        at = where or (f" (line {line:,})" if line else "")
+        raise FileProblem(f"{name}{at} holds JSON nested too deep to read: arrays or objects {depth:,} levels "
+                          f"inside each other, more than the about {sys.getrecursionlimit():,} levels that can be "
+                          "read. Flatten that value, or store it as text (a JSON string).") from None
+    except ValueError as err:  # e.g. a whole number of more than 4,300 digits
+        detail = " ".join(str(err).split(";")[0].split())[:200]
+        raise FileProblem(f"{name}{where} cannot be read: {detail}. Store such a value as text (a JSON string, "
+                          '"...").') from None
+
+
+def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
+    found: list[str] = []
+    hook = _object_hook(found)
     records: list = []
+    lines: list[int] | None = None  # the line of each record, for JSON lines
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = _loads(text, hook, name, "")
         except json.JSONDecodeError as err:
             if err.msg != "Extra data":  # "Extra data": a JSON-lines file named .json; read it as such
                 raise FileProblem(f"{name} is not valid JSON: {err.msg} at line {err.lineno:,}, column "
                                   f"{err.colno}. Give an array of objects, or one object a line (.jsonl).") from None
             data = None
+            found.clear()
         if data is not None:
             if not isinstance(data, list):
                 raise FileProblem(f"{name} holds a JSON {type(data).__name__}, not an array of objects: give "
@@ -137,14 +225,18 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
             if bad:
                 raise FileProblem(f"{name}: {rows_text(bad)} of the array {'is' if len(bad) == 1 else 'are'} not "
                                   'JSON objects: each item must be like {"prompt": "...", "response": "..."}.')
+            if found:
+                row = next(i for i, item in enumerate(data) if _repeats_in(item))
+                raise FileProblem(_repeats_message(name, f"row {row + 1:,}", data[row]))
             records = data
     if not records:
-        for number, line in enumerate(_lines(text), start=1):
+        lines = []
+        for number, line in enumerate(text_lines(text), start=1):
             line = line.strip()
             if not line:
                 continue
             try:
-                item = json.loads(line)
+                item = _loads(line, hook, name, f": line {number:,}")
             except json.JSONDecodeError as err:
                 hint = " (a CSV file? name it .csv)" if number == 1 and "," in line and line[0] not in "{[" else ""
                 raise FileProblem(f"{name}: line {number:,} is not valid JSON{hint}: {err.msg} at column "
@@ -153,25 +245,58 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
             if not isinstance(item, dict):
                 raise FileProblem(f"{name}: line {number:,} is a JSON {type(item).__name__}, not an object. Each "
                                   'line must be one JSON object, like {"prompt": "...", "response": "..."}.')
+            if found:
+                raise FileProblem(_repeats_message(name, f"row {len(records) + 1:,} (line {number:,})", item))
             records.append(item)
+            lines.append(number)
             if len(records) > max_rows:
                 _check_rows(len(records), name, max_rows)
     _check_rows(len(records), name, max_rows)
-    return pd.DataFrame.from_records(records)
+    if _SURROGATE_ESCAPE.search(text):  # the only way a lone surrogate gets into UTF-8 text
+        _refuse_lone_surrogates(records, lines, name)
+    return frame_from_records(records)
 
 
-def _lines(text: str):
-    """The lines of ``text``, split at "\\n" only (JSON strings may hold other line separators), one at a time."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start)
-        if end < 0:
-            end = len(text)
-        yield text[start:end]
-        start = end + 1
+def _repeats_in(value: object) -> bool:
+    return any(type(v) is _Repeats for v in nested_values(value))
+
+
+def _repeats_message(name: str, where: str, record: dict) -> str:
+    if type(record) is _Repeats:
+        what = f" has {repeated_columns_text(record.repeated_keys)}"
+    else:
+        column = next(key for key, value in record.items() if _repeats_in(value))
+        inner = next(v for v in nested_values(record[column]) if type(v) is _Repeats)
+        what = f", column {column!r}: a JSON object there has the key {inner.repeated_keys[0]!r} more than once"
+    return (f"{name}: {where}{what}; only the last value would be kept and the others lost. Give each key its own "
+            "name.")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(records: list[dict], lines: list[int] | None, name: str) -> None:
+    """Refuse texts (or keys) with half of a UTF-16 surrogate pair, naming the first column and its rows."""
+    found: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        for key, value in record.items():
+            if has_lone_surrogate(key) or has_lone_surrogate(value):
+                found.setdefault(key, []).append(i)
+    if not found:
+        return
+    column, rows = next(iter(found.items()))
+    where = rows_text([r + 1 for r in rows])
+    if lines is not None:
+        where += f" (line{'s' if len(rows) > 1 else ''} {', '.join(f'{lines[r]:,}' for r in rows[:8])})"
+    others = f" (also in {columns_text(list(found)[1:])})" if len(found) > 1 else ""
+    raise FileProblem(f"{name}: column {column!r}{others} holds half of a UTF-16 surrogate pair (an escape such as "
+                      f"\\ud800 with no partner) in {where}: it is not a character and cannot be stored as UTF-8 "
+                      "text. Fix or remove that \\u escape (a whole pair such as \\ud83d\\ude00 is fine).")
 
 
 def _read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -181,6 +306,10 @@ def _read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.Da
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as err:
+        if "deeply nested" in str(err):
+            raise FileProblem(f"{name} holds values nested too deep to read (lists or structs inside each other "
+                              "deeper than Parquet readers follow). Flatten those columns, or store them as text "
+                              "(JSON strings).") from err
         with open(path, "rb") as f:
             head = f.read(4096)
         looks = what_it_looks_like(head)
@@ -193,10 +322,62 @@ def _read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.Da
     if data_bytes > max_bytes:
         raise FileProblem(f"{name} holds {size_text(data_bytes)} of data uncompressed; the limit is "
                           f"{size_text(max_bytes)}. Split it into smaller files.")
+    twice = repeated(parquet.schema_arrow.names)
+    if twice:
+        raise FileProblem(f"{name} has {repeated_columns_text(twice)}. Give each column its own name; a table "
+                          "cannot hold two columns of one name.")
     try:
-        return parquet.read().to_pandas()
-    except pa.ArrowException as err:
+        table = parquet.read()
+        for i, field in enumerate(table.schema):
+            _refuse_broken_text(table.column(i), field.name, name)
+        df = table.to_pandas(types_mapper=_nullable)
+    except (pa.ArrowException, UnicodeDecodeError) as err:
         raise FileProblem(f"{name} is a damaged Parquet file: {' '.join(str(err).split())[:200]}.") from err
+    for field in table.schema:  # whole numbers and booleans: nullable only where some are missing
+        if field.name in df.columns and table.column(field.name).null_count == 0 and _nullable(field.type):
+            df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
+    named = [n for n in df.index.names if n is not None]  # a named index (pandas' to_parquet) is a column too
+    if named:
+        twice = repeated([*named, *df.columns])
+        if twice:
+            raise FileProblem(f"{name} has {repeated_columns_text(twice)} (one as its index). Give each column its "
+                              "own name; a table cannot hold two columns of one name.")
+        df = df.reset_index(level=named)
+    df.index = pd.RangeIndex(len(df))
+    return df
+
+
+def _nullable(arrow_type):
+    """The pandas type that holds a Parquet column of whole numbers or booleans with missing values exactly."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return pd.api.types.pandas_dtype(str(arrow_type).replace("uint", "UInt").replace("int", "Int"))
+    return pd.BooleanDtype() if pa.types.is_boolean(arrow_type) else None
+
+
+def _refuse_broken_text(column, column_name: str, name: str) -> None:
+    """Refuse Parquet text that is not UTF-8 (pyarrow reads it unchecked; it would fail later), naming the rows."""
+    import pyarrow as pa
+
+    try:
+        column.validate(full=True)
+        return
+    except pa.ArrowInvalid as err:
+        if "utf8" not in str(err).lower().replace("-", ""):
+            raise
+    rows, offset = [], 0
+    for chunk in column.chunks:
+        for i in range(len(chunk)):
+            try:
+                chunk.slice(i, 1).validate(full=True)
+            except pa.ArrowInvalid:
+                rows.append(offset + i + 1)
+        offset += len(chunk)
+    raise FileProblem(f"{name}: column {str(column_name)!r} holds text that is not valid UTF-8 in {rows_text(rows)} "
+                      "(half of a UTF-16 surrogate pair, or broken bytes), which cannot be read as text. Fix those "
+                      "values where the file was made.")
 
 
 def _check_rows(rows: int, name: str, max_rows: int) -> None:
