@@ -1,4 +1,4 @@
-"""File formats by name, the names of derived files, and how messages name rows, columns and sizes.
+"""File formats by name, derived file names, how messages name rows and columns, and the values inside cells.
 
 Formats are chosen by the file name's extension: ``.csv``, ``.tsv``, ``.jsonl``
 (one JSON object a line), ``.json`` (an array of objects, or JSON lines),
