@@ -38,6 +38,9 @@ class ScoringRequest:
 def check_request(prompt: object, responses: object, settings: Settings) -> ScoringRequest:
     """Validate a prompt and its candidate responses; blank responses are dropped.
 
+    Every item sent counts against ``settings.max_responses``, blank ones too: the
+    limit is on what a request carries, not on what is left to score.
+
     Raises:
         InvalidRequest: with a message that names the problem and what to change.
     """
@@ -52,10 +55,11 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
         raise InvalidRequest(f"The prompt is {len(prompt):,} characters long; the limit is {settings.max_chars:,}. "
                              "Shorten it (the model reads only the first "
                              f"{settings.max_length} tokens of a pair anyway).", "prompt")
-    if len(responses) > settings.max_responses * 4:
-        # Refuse absurd lists before looking at each item.
+    check_characters(prompt, "The prompt", "prompt")
+    if len(responses) > settings.max_responses:
+        # Counted before looking at any item, so an absurd list costs nothing more.
         raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
-                             "request. Split them into several requests.")
+                             "request, blank ones included. Remove some, or split them into several requests.")
     kept: list[str] = []
     indices: list[int] = []
     for i, text in enumerate(responses):
@@ -64,12 +68,29 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
         if len(text) > settings.max_chars:
             raise InvalidRequest(f"Response {i + 1} is {len(text):,} characters long; the limit is "
                                  f"{settings.max_chars:,}. Shorten it.", index=i)
+        check_characters(text, f"Response {i + 1}", "responses", i)
         if text.strip():
             kept.append(text)
             indices.append(i)
     if not kept:
         raise InvalidRequest("Every response is blank: write at least one candidate response to score.")
-    if len(kept) > settings.max_responses:
-        raise InvalidRequest(f"{len(kept)} responses were sent; the limit is {settings.max_responses} per request. "
-                             "Remove some, or split them into several requests.")
     return ScoringRequest(prompt=prompt, responses=kept, indices=indices)
+
+
+def check_characters(text: str, what: str, field: str, index: int | None = None) -> None:
+    """Refuse text that is not valid Unicode: a lone UTF-16 surrogate (U+D800 to U+DFFF).
+
+    JSON lets a request carry one (``"\\ud800"``) and Python keeps it in a str, but it
+    is half of a character: no tokenizer can read it and it cannot be written out
+    as UTF-8. The message names the position and never repeats the text itself.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InvalidRequest(
+            f"{what} has a broken character at position {err.start + 1:,} (U+{ord(text[err.start]):04X}, half of "
+            "a UTF-16 surrogate pair, which is not text on its own). Delete it, or paste the text again from its "
+            "source; it usually comes from an emoji or other character cut in half.", field, index) from None
+

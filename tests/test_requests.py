@@ -1,6 +1,8 @@
 """Request limits: every refusal says what to change."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reward.config import Settings
 from reward.requests import InvalidRequest, check_request
@@ -22,6 +24,7 @@ def test_blank_responses_are_dropped_and_positions_kept():
         ("Why?", ["", " "], "Every response is blank"),
         ("Why?", ["a"] * 5, "limit is 4"),
         ("Why?", ["a"] * 50, "limit is 4"),
+        ("Why?", ["a", "", "", "", ""], "limit is 4"),
         ("x" * 101, ["a"], "limit is 100"),
         ("Why?", ["a", "y" * 101], "Response 2 is 101 characters"),
         (None, ["a"], "prompt must be text"),
@@ -34,9 +37,66 @@ def test_bad_requests_say_what_to_change(prompt, responses, message):
         check_request(prompt, responses, S)
 
 
-def test_blanks_do_not_count_against_the_limit():
-    req = check_request("Why?", ["a", "", "b", "", "c", "d"], S)
-    assert len(req.responses) == 4
+def test_blanks_count_against_the_limit_like_every_item_sent():
+    """The limit is on what a request carries: README says more than the limit is refused, blank or not."""
+    assert len(check_request("Why?", ["a", "", "b", ""], S).responses) == 2  # 4 items: at the limit
+    with pytest.raises(InvalidRequest, match="6 responses were sent; the limit is 4 per request, blank ones incl"):
+        check_request("Why?", ["a", "", "b", "", "c", "d"], S)
+    with pytest.raises(InvalidRequest, match="5 responses were sent"):
+        check_request("Why?", ["", "", "", "", ""], S)  # the count comes before "every response is blank"
+
+
+def test_the_count_is_checked_before_any_item_is_looked_at():
+    with pytest.raises(InvalidRequest, match="5 responses were sent") as err:
+        check_request("Why?", [None, 3, "y" * 10_000, "\ud800", ""], S)
+    assert (err.value.field, err.value.index) == ("responses", None)
+
+
+@pytest.mark.parametrize(
+    "prompt, responses, field, index, where",
+    [
+        ("a\ud800b", ["ok"], "prompt", None, "The prompt has a broken character at position 2 (U+D800"),
+        ("\udfff", ["ok"], "prompt", None, "The prompt has a broken character at position 1 (U+DFFF"),
+        ("Why?", ["ok", "", "x\udc00"], "responses", 2, "Response 3 has a broken character at position 2 (U+DC00"),
+        ("Why?", ["🙂 fine", "half \ud83d"], "responses", 1, "Response 2 has a broken character at position 6"),
+        ("Why?", ["\ude42"], "responses", 0, "Response 1 has a broken character"),
+        ("Why?", ["\ude42\ud83d"], "responses", 0, "position 1"),  # a pair in the wrong order is two halves
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field_and_what_to_do(prompt, responses, field, index, where):
+    """JSON's "\\ud800" escape arrives as a lone surrogate in a str: half a character no tokenizer can read."""
+    with pytest.raises(InvalidRequest) as err:
+        check_request(prompt, responses, S)
+    message = str(err.value)
+    assert where in message and "Delete it" in message
+    assert (err.value.field, err.value.index) == (field, index)
+    message.encode("utf-8")  # the message itself never carries the broken character back
+
+
+def test_whole_characters_outside_the_basic_plane_pass():
+    """A surrogate PAIR sent as JSON escapes arrives as one whole character; only halves are refused."""
+    import json
+
+    prompt, responses = json.loads('["Why \\ud83d\\ude42?", ["\\ud83d\\ude42", "\\u00e9t\\u00e9"]]')
+    assert prompt == "Why 🙂?" and responses == ["🙂", "été"]
+    assert check_request(prompt, responses, S).responses == ["🙂", "été"]
+
+
+# Every code point, surrogates included (Hypothesis leaves them out by default); often one of the nasty ones.
+ANY_TEXT = st.text(st.one_of(st.characters(exclude_categories=()), st.sampled_from("\ud800\udbff\udc00\udfff a🙂")),
+                   max_size=40)
+
+
+@given(prompt=ANY_TEXT, responses=st.lists(ANY_TEXT, max_size=6))
+def test_whatever_is_accepted_can_be_written_as_utf8(prompt, responses):
+    """Any code point, surrogates included: a request is refused with its reason, or all of it is real text."""
+    try:
+        req = check_request(prompt, responses, S)
+    except InvalidRequest as err:
+        str(err).encode("utf-8")
+        return
+    for text in [req.prompt, *req.responses]:
+        text.encode("utf-8")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +109,9 @@ def test_blanks_do_not_count_against_the_limit():
         ("Why?", ["", "", 3], "responses", 2),
         ("Why?", ["a"] * 5, "responses", None),
         ("Why?", ["", " "], "responses", None),
+        ("Why?", ["", "", "", "", ""], "responses", None),
+        ("a\ud800", ["a"], "prompt", None),
+        ("Why?", ["a", "b\ud800"], "responses", 1),
     ],
 )
 def test_a_refusal_names_the_input_at_fault(prompt, responses, field, index):

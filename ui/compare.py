@@ -43,7 +43,11 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     """The Compare tab's inputs, ranking and chart, and their events; ``banner`` and ``panel`` are
     the header's load-error banner and model panel, refreshed after each scoring."""
     settings = service.settings
-    count = gr.State(PAGE_START_BOXES)
+    # Every box shown is sent (a blank one too), and every item sent counts against the
+    # limit: the page never shows more boxes than a request may carry.
+    most = min(PAGE_RESPONSE_BOXES, settings.max_responses)
+    start = min(PAGE_START_BOXES, most)
+    count = gr.State(start)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=320):
             gr.Markdown("**Try an example**")
@@ -53,7 +57,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
                                 placeholder="The question or instruction the responses answer")
             boxes = [
                 gr.Textbox(label=f"Response {i + 1}", placeholder="A candidate response", lines=3, max_lines=12,
-                           visible=i < PAGE_START_BOXES, elem_id=f"response-{i + 1}")
+                           visible=i < start, elem_id=f"response-{i + 1}")
                 for i in range(PAGE_RESPONSE_BOXES)
             ]
             with gr.Row():
@@ -61,8 +65,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
                 remove_btn = gr.Button("Remove last", size="sm", elem_id="remove-btn")
                 clear_btn = gr.Button("Clear all", size="sm", elem_id="clear-btn")
             score_btn = gr.Button("Score", variant="primary", elem_id="score-btn")
-            gr.Markdown(f"Up to {PAGE_RESPONSE_BOXES} responses here ({settings.max_responses} through the API), "
-                        f"{settings.max_chars:,} characters each. Blank responses are skipped.",
+            gr.Markdown(f"Up to {most} responses here ({settings.max_responses} through the API, blank ones "
+                        f"counted), {settings.max_chars:,} characters each. Blank responses are skipped.",
                         elem_classes=["hint"])
         with gr.Column(scale=6, min_width=320):
             table = gr.Dataframe(label="Ranking (best first)", elem_id="ranking", interactive=False, wrap=True,
@@ -75,9 +79,9 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         return [gr.update(visible=i < n) for i in range(PAGE_RESPONSE_BOXES)]
 
     def add(n: int):
-        if n >= PAGE_RESPONSE_BOXES:
-            gr.Warning(f"The page holds at most {PAGE_RESPONSE_BOXES} responses.")
-        n = min(n + 1, PAGE_RESPONSE_BOXES)
+        if n >= most:
+            gr.Warning(f"The page holds at most {most} responses.")
+        n = min(n + 1, most)
         return n, *show(n)
 
     def remove(n: int, *texts: str):
@@ -88,11 +92,11 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         return n, *[gr.update(visible=i < n, value="" if i == n else texts[i]) for i in range(PAGE_RESPONSE_BOXES)]
 
     def clear():
-        n = PAGE_START_BOXES
+        n = start
         return n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None
 
     def load_example(ex: ExampleSet):
-        texts = ex.responses[:PAGE_RESPONSE_BOXES]
+        texts = ex.responses[:most]
         n = max(len(texts), 1)
         return (n, ex.prompt,
                 *[gr.update(visible=i < n, value=texts[i] if i < len(texts) else "") for i in range(PAGE_RESPONSE_BOXES)])
@@ -128,7 +132,8 @@ def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
         Each record has rank (1 = best), index (position in `responses`, from 0),
         response, score (the raw reward logit), tokens (read by the model, special
         tokens included) and truncated (cut at the model's length limit).
-        Blank responses are skipped.
+        Blank responses are skipped, but count toward the most responses one
+        request may carry.
         """
         return [r.record() for r in rank(service, prompt, responses).ranked]
 
