@@ -2,6 +2,7 @@
 
     python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
     python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
+    python -m reward explain --prompt TEXT --response TEXT [--json] [--attribute]
 
 Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.scoring.score_file`,
 :func:`reward.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
@@ -9,18 +10,21 @@ A progress bar goes to stderr; results go to stdout.
 
 Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
 2 bad input or usage (the message starts with ``error:``; nothing was scored);
-130 interrupted (Ctrl+C; what was scored is written out first).
+3 every row was scored but OUTPUT could not be written: the complete result was kept in a
+rescue copy, whose path is printed; 130 interrupted (Ctrl+C; what was scored is written out first).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from .config import (
+    ATTRIBUTION_STEPS,
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     CHUNK_ROWS,
@@ -33,11 +37,13 @@ from .config import (
     add_settings_arguments,
     settings_from_args,
 )
-from .display import shorten
+from .display import empty_note, shorten
 from .formats import FileProblem
+from .outputs import ResultRescued
+from .requests import InvalidRequest
 from .scoring import ScoringInterrupted
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_KEPT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROMPT_WIDTH = 70
 """Characters of each worst-judged pair's prompt shown in the terminal."""
 
@@ -53,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reward", description="Score files of (prompt, response) pairs with a reward "
                      "model, or check how often it prefers the chosen response of preference pairs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{score,evaluate}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{score,evaluate,explain}",
                                      parser_class=_Parser)
 
     score = commands.add_parser(
@@ -88,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"bootstrap resamples (default {BOOTSTRAP_RESAMPLES})")
     evaluate.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
     _add_common(evaluate)
+
+    explain = commands.add_parser(
+        "explain", help="why one response scores as it does: sentence effects, prefixes, the tokens read",
+        description="Score one (prompt, response) pair and say why: each sentence's effect (the score minus the "
+                    "score without that sentence), the score after each sentence, and the tokens the model read "
+                    "(and any it dropped). --attribute adds integrated gradients per token.")
+    explain.add_argument("--prompt", required=True, help="the prompt (the question or instruction)")
+    explain.add_argument("--response", required=True, help="the response to explain")
+    explain.add_argument("--json", action="store_true", help="print the explanation as one JSON object")
+    explain.add_argument("--attribute", action="store_true", help="also integrated gradients per token (slower)")
+    explain.add_argument("--steps", type=int, default=ATTRIBUTION_STEPS,
+                         help=f"integrated-gradient steps with --attribute (default {ATTRIBUTION_STEPS})")
+    add_settings_arguments(explain)
     return parser
 
 
@@ -97,6 +116,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-mb", type=float, default=MAX_FILE_BYTES / MIB,
                         help=f"refuse files larger than this many MiB, uncompressed (default {MAX_FILE_BYTES // MIB})")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("--neutralize-formulas", action="store_true",
+                        help="in a CSV or TSV output, put a ' before text that starts with = + - @ (or a tab or "
+                             "carriage return), so a spreadsheet shows it instead of running it as a formula; off "
+                             "by default, so text and scores round-trip exactly")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_settings_arguments(parser)
 
@@ -136,20 +159,51 @@ def _loader(settings: Settings) -> Callable:
     return load
 
 
+class _Kept:
+    """A job's result, also when its output had to go to a rescue copy (then ``finish`` re-raises that)."""
+
+    result = None
+    rescued: ResultRescued | None = None
+
+    def finish(self) -> int:
+        if self.rescued is not None:
+            raise self.rescued
+        return EXIT_OK
+
+
+@contextlib.contextmanager
+def _kept_anyway():
+    """The job's result even when its output went to a rescue copy: the summary is printed either way."""
+    kept = _Kept()
+    try:
+        yield kept
+    except ResultRescued as rescued:
+        kept.result, kept.rescued = rescued.result, rescued
+
+
+@contextlib.contextmanager
+def _closing(close: Callable[[], None]):
+    try:
+        yield
+    finally:
+        close()
+
+
 def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .scoring import score_file
 
     progress, close = _progress_bar("row", args.quiet, err)
-    try:
-        result = score_file(_loader(settings), args.input, args.output, args.prompt_column, args.response_column,
-                            progress=progress, chunk_rows=args.chunk_rows, max_rows=args.max_rows,
-                            max_bytes=int(args.max_mb * MIB))
-    finally:
-        close()
+    with _kept_anyway() as kept, _closing(close):
+        kept.result = score_file(_loader(settings), args.input, args.output, args.prompt_column,
+                                 args.response_column, progress=progress, chunk_rows=args.chunk_rows,
+                                 max_rows=args.max_rows, max_bytes=int(args.max_mb * MIB),
+                                 neutralize_formulas=args.neutralize_formulas)
+    result = kept.result
     summary = result.summary
     print(f"scored {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:.1f} rows/s); "
-          f"{summary.truncated:,} truncated at {summary.max_length} tokens; wrote {result.output}", file=out)
-    return EXIT_OK
+          f"{summary.truncated:,} truncated at {summary.max_length} tokens{empty_note(summary.empty, 'rows')}; "
+          f"wrote {result.output}", file=out)
+    return kept.finish()
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -159,15 +213,14 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
     progress, close = _progress_bar("pair", args.quiet, err)
-    try:
-        evaluation = evaluate_file(_loader(settings), args.input, args.output, prompt_column=args.prompt_column,
-                                   chosen_column=args.chosen_column, rejected_column=args.rejected_column,
-                                   progress=progress, resamples=args.resamples, seed=args.seed,
-                                   chunk_rows=args.chunk_rows, max_rows=args.max_rows,
-                                   max_bytes=int(args.max_mb * MIB))
-    finally:
-        close()
-    destination = args.output
+    with _kept_anyway() as kept, _closing(close):
+        kept.result = evaluate_file(_loader(settings), args.input, args.output, prompt_column=args.prompt_column,
+                                    chosen_column=args.chosen_column, rejected_column=args.rejected_column,
+                                    progress=progress, resamples=args.resamples, seed=args.seed,
+                                    chunk_rows=args.chunk_rows, max_rows=args.max_rows,
+                                    max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas)
+    evaluation = kept.result
+    destination = kept.rescued.rescue if kept.rescued else args.output
     s = evaluation.summary
     worst = worst_pairs(evaluation.results, max(args.worst, 0))
     if args.json:
@@ -176,18 +229,59 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
                     output=str(destination) if destination else None,
                     worst=[{"row": int(r.row), "margin": float(r.margin)} for r in worst.itertuples()])
         print(json.dumps(data, allow_nan=False, default=_none_for_nan), file=out)
-        return EXIT_OK
+        return kept.finish()
     print(f"accuracy {s.accuracy:.2%} ({s.correct:,} of {s.n:,} pairs: chosen scored strictly above rejected), "
           f"95% CI {s.ci_low:.2%} to {s.ci_high:.2%} (bootstrap, {s.resamples:,} resamples); ties {s.ties:,}; "
           f"mean margin {s.mean_margin:+.3f}", file=out)
     print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
-          f"truncated at {settings.max_length} tokens; read as {LAYOUT_NAMES[s.layout]}"
+          f"truncated at {settings.max_length} tokens{empty_note(s.empty, 'pairs')}; read as {LAYOUT_NAMES[s.layout]}"
           + (f"; wrote {destination}" if destination else ""), file=out)
     if len(worst):
         print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)
         for r in worst.itertuples():
             print(f"  row {r.row:>6}  margin {r.margin:+8.3f}  prompt: "
                   f"{json.dumps(shorten(r.prompt, PROMPT_WIDTH), ensure_ascii=False)}", file=out)
+    return kept.finish()
+
+
+def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from .explain import explain
+    from .requests import check_request, check_steps
+
+    request = check_request(args.prompt, [args.response], settings)
+    if args.attribute:
+        check_steps(args.steps)
+    model = _loader(settings)()
+    explanation = explain(model, request.prompt, request.responses[0])
+    attribution = None
+    if args.attribute:
+        from .attribution import attribute
+
+        attribution = attribute(model, request.prompt, request.responses[0], steps=args.steps)
+    if args.json:
+        data = explanation.as_dict()
+        if attribution is not None:
+            data["attribution"] = attribution.as_dict()
+        print(json.dumps(data, ensure_ascii=False, allow_nan=False, default=_none_for_nan), file=out)
+        return EXIT_OK
+    data = explanation.as_dict()
+    tokens, dropped = data["tokens"], data["dropped"]
+    print(f"score {data['score']:+.3f} (the raw reward); the model read {len(tokens)} tokens"
+          + (f"; cut: {dropped['prompt']:,} prompt and {dropped['response']:,} response tokens dropped"
+             if dropped["prompt"] or dropped["response"] else ""), file=out)
+    print("sentences (effect = score - score without the sentence):", file=out)
+    for i, sentence in enumerate(data["sentences"], start=1):
+        print(f"  {i:>3}  {sentence['effect']:+8.3f}  {json.dumps(shorten(sentence['text'], PROMPT_WIDTH), ensure_ascii=False)}",
+              file=out)
+    print("score after each sentence:", file=out)
+    for prefix in data["prefixes"]:
+        print(f"  {prefix['sentences']:>3}  {prefix['score']:+8.3f}", file=out)
+    if attribution is not None:
+        a = attribution.as_dict()
+        top = sorted(a["tokens"], key=lambda t: -abs(t["value"]))[:10]
+        print(f"integrated gradients ({a['steps']} steps): baseline {a['baseline_score']:+.3f}, completeness gap "
+              f"{a['completeness_gap']:.4f}; strongest tokens: "
+              + ", ".join(f"{t['token']} {t['value']:+.3f}" for t in top), file=out)
     return EXIT_OK
 
 
@@ -202,13 +296,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
-        if args.max_rows < 1 or args.max_mb <= 0:
+        if args.command != "explain" and (args.max_rows < 1 or args.max_mb <= 0):
             raise ConfigError("--max-rows and --max-mb must be positive.")
-        if args.chunk_rows < 2:
+        if args.command != "explain" and args.chunk_rows < 2:
             raise ConfigError("--chunk-rows must be at least 2.")
-        runner = run_score if args.command == "score" else run_evaluate
+        runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
         return runner(args, settings, out, err)
-    except (FileProblem, ConfigError) as problem:
+    except ResultRescued as kept:
+        print(f"error: {kept}", file=err)
+        return EXIT_KEPT
+    except (FileProblem, ConfigError, InvalidRequest) as problem:
         print(f"error: {problem}", file=err)
         return EXIT_BAD_INPUT
     except ModelLoadError as problem:

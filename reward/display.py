@@ -11,6 +11,14 @@ if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` sta
     import pandas as pd
 
 
+def empty_note(count: int, unit: str) -> str:
+    """"; 2 rows with an empty response (scored as the model card's code scores them)", or "" for none."""
+    if not count:
+        return ""
+    what = "an empty response" if unit == "rows" else "an empty chosen or rejected response"
+    return f"; {count:,} {unit if count != 1 else unit[:-1]} with {what} (scored as the model card's code scores it)"
+
+
 def shorten(text: str, width: int) -> str:
     """``text`` on one line (runs of white space become one space), cut to ``width`` characters with "…"."""
     flat = " ".join(text.split())
@@ -22,8 +30,22 @@ def preview_frame(df: pd.DataFrame, rows: int = 20, width: int = 160) -> pd.Data
     head = df.head(rows).copy()
     for col in head.columns:
         if head[col].dtype == object or str(head[col].dtype) in ("str", "string"):
-            head[col] = [shorten(v, width) if isinstance(v, str) else v for v in head[col].tolist()]
+            head[col] = [_cell_text(v, width) for v in head[col].tolist()]
     return head
+
+
+def _cell_text(value: object, width: int) -> object:
+    """Text shortened; lists, objects and arrays as shortened JSON text (never a Python or NumPy repr)."""
+    if isinstance(value, str):
+        return shorten(value, width)
+    if isinstance(value, (list, tuple, dict)) or type(value).__name__ == "ndarray":
+        from .writing import json_text
+
+        try:
+            return shorten(json_text(value), width)
+        except (TypeError, ValueError):
+            return shorten(type(value).__name__, width)
+    return value
 
 
 def histogram_frame(values: Sequence[float], bins: int = 30) -> pd.DataFrame:

@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CHUNK_ROWS, MAX_FILE_BYTES, MAX_ROWS
+from .outputs import ResultRescued, check_output_path, save_or_rescue
 from .pairs import PairSet, prepare_pairs, read_pairs
 from .scoring import (
     ModelSource,
     ProgressCallback,
     ScoringInterrupted,
-    check_output_path,
     per_second,
     resolve_model,
-    save_or_rescue,
     stopped,
 )
 
@@ -63,6 +62,8 @@ class EvaluationSummary:
     resamples: int
     seed: int
     layout: str
+    empty: int = 0
+    """Pairs whose chosen or rejected response is empty or white space only (scored as the card's code does)."""
 
     @property
     def pairs_per_second(self) -> float:
@@ -175,7 +176,8 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
     summary = EvaluationSummary(
         n=n, correct=int(correct.sum()), accuracy=float(correct.mean()), ties=int(results["tie"].sum()),
         ci_low=low, ci_high=high, mean_margin=float(np.mean(margin)), truncated=int(cut.sum()), seconds=seconds,
-        resamples=resamples, seed=seed, layout=pairs.layout)
+        resamples=resamples, seed=seed, layout=pairs.layout,
+        empty=sum(1 for c, r in zip(chosen, rejected) if not c.strip() or not r.strip()))
     return Evaluation(results, summary)
 
 
@@ -211,7 +213,7 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
                   prompt_column: str | None = None, chosen_column: str = "chosen", rejected_column: str = "rejected",
                   name: str | None = None, progress: ProgressCallback | None = None, resamples: int = RESAMPLES,
                   seed: int = SEED, chunk_rows: int = CHUNK_ROWS, max_bytes: int = MAX_FILE_BYTES,
-                  max_rows: int = MAX_ROWS) -> Evaluation:
+                  max_rows: int = MAX_ROWS, neutralize_formulas: bool = False) -> Evaluation:
     """Read a pair file, evaluate the model on it, and write the per-pair results to ``output`` if given:
     the one pipeline of the Evaluate tab, the command line and the tests.
 
@@ -223,6 +225,8 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
         ModelLoadError: the model cannot be loaded; nothing was scored.
         ScoringInterrupted: scoring stopped part-way; the pairs scored so far were written to ``output``
             (and are in its ``partial`` attribute).
+        ResultRescued: every pair was scored but ``output`` could not be written; its ``result`` holds
+            the evaluation, its ``rescue`` where the per-pair results went.
     """
     if output is not None:
         output = check_output_path(output, source)
@@ -235,7 +239,12 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
     except ScoringInterrupted as stop:
         if output is None or stop.cause is None:
             raise
-        raise stopped(stop.cause, stop.done, stop.total, "pairs", stop.partial, output) from stop.cause
+        raise stopped(stop.cause, stop.done, stop.total, "pairs", stop.partial, output,
+                      neutralize_formulas=neutralize_formulas) from stop.cause
     if output is not None:
-        save_or_rescue(evaluation.results, output)
+        try:
+            save_or_rescue(evaluation.results, output, neutralize_formulas=neutralize_formulas)
+        except ResultRescued as kept:
+            kept.result = evaluation
+            raise
     return evaluation

@@ -257,3 +257,12 @@ def json_column(values: list):
     for i, value in enumerate(values):
         column[i] = value
     return column
+
+
+def check_row_count(rows: int, name: str, max_rows: int) -> None:
+    """Refuse a file with no data rows, or more than ``max_rows``."""
+    if rows == 0:
+        raise FileProblem(f"{name} has no data rows: add at least one row.")
+    if rows > max_rows:
+        raise FileProblem(f"{name} has more than {max_rows:,} rows, the limit for one file. Split it into files "
+                          f"of at most {max_rows:,} rows.")

@@ -91,19 +91,23 @@ def _messages(value: object) -> list[dict] | None:
     return items
 
 
+def _is_text_message(message: dict) -> bool:
+    return isinstance(message["role"], str) and isinstance(message["content"], str)
+
+
 def _render_messages(messages: Sequence[dict]) -> str:
     """Shared chat history as one prompt: a lone user message as itself, longer ones HH-style."""
     if len(messages) == 1 and messages[0]["role"] == "user":
-        return str(messages[0]["content"]).strip()
+        return messages[0]["content"].strip()
     names = {"user": "Human", "assistant": "Assistant", "system": "System"}
-    return "\n\n".join(f"{names.get(m['role'], str(m['role']).capitalize())}: {str(m['content']).strip()}"
+    return "\n\n".join(f"{names.get(m['role'], m['role'].capitalize())}: {m['content'].strip()}"
                        for m in messages)
 
 
 def _last_assistant(messages: Sequence[dict]) -> tuple[int, str] | None:
     for i in range(len(messages) - 1, -1, -1):
         if messages[i]["role"] == "assistant":
-            return i, str(messages[i]["content"])
+            return i, messages[i]["content"]
     return None
 
 
@@ -178,14 +182,18 @@ def _prepare_messages(df: pd.DataFrame, prompt_column: str | None, chosen_column
 
     if prompt_column is not None:
         check_text_columns(df, {"prompt": prompt_column}, name)
-    prompts, chosen_out, rejected_out, bad, unshared = [], [], [], [], []
+    prompts, chosen_out, rejected_out, bad, not_text, unshared = [], [], [], [], [], []
     for row, (c, r) in enumerate(zip(df[chosen_column].tolist(), df[rejected_column].tolist()), start=1):
         cm, rm = _messages(c), _messages(r)
+        if cm is not None and rm is not None and not all(_is_text_message(m) for m in (*cm, *rm)):
+            not_text.append(row)
+            continue
         last_c = _last_assistant(cm) if cm else None
         last_r = _last_assistant(rm) if rm else None
-        if last_c is None or last_r is None or not last_c[1].strip() or not last_r[1].strip():
+        if last_c is None or last_r is None:
             bad.append(row)
             continue
+        # An empty reply is real data: scored as an empty response, as the card's code scores it.
         chosen_out.append(last_c[1].strip())
         rejected_out.append(last_r[1].strip())
         if prompt_column is None:
@@ -194,9 +202,13 @@ def _prepare_messages(df: pd.DataFrame, prompt_column: str | None, chosen_column
                 unshared.append(row)
                 continue
             prompts.append(_render_messages(history))
+    if not_text:
+        raise FileProblem(f"{name}: in {rows_text(not_text)} a chat message's \"role\" or \"content\" in the "
+                          f"{chosen_column!r} or {rejected_column!r} cell is not text (null, a number, a list or an "
+                          "object). Give every message text content (\"\" for an empty one), or delete those rows.")
     if bad:
         raise FileProblem(f"{name}: in {rows_text(bad)} the {chosen_column!r} or {rejected_column!r} cell is not a "
-                          "list of chat messages ending in a non-empty assistant message. Fix or delete those rows.")
+                          "list of chat messages with an assistant message. Fix or delete those rows.")
     if prompt_column is not None:
         prompts = df[prompt_column].tolist()
     elif unshared:

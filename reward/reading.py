@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .config import MAX_FILE_BYTES, MAX_ROWS
 from .formats import (
     FileProblem,
+    check_row_count,
     columns_text,
     file_format,
     frame_from_records,
@@ -33,6 +34,7 @@ from .formats import (
     text_lines,
     what_it_looks_like,
 )
+from .parquet import read_parquet
 
 if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` stays light
     import pandas as pd
@@ -75,7 +77,7 @@ def read_table(path: str | Path, *, name: str | None = None, max_bytes: int = MA
         raise FileProblem(f"{name} is {size_text(size)}; the limit is {size_text(max_bytes)}. "
                           "Split it into smaller files.")
     if fmt == "parquet":
-        return _read_parquet(path, name, max_bytes, max_rows)
+        return read_parquet(path, name, max_bytes, max_rows)
     raw = _read_bytes(path, name, gz, max_bytes)
     looks = what_it_looks_like(raw[:4096])
     if looks is not None:
@@ -139,7 +141,7 @@ def _parse_csv(text: str, name: str, sep: str, max_rows: int) -> pd.DataFrame:
         raise FileProblem(f"{name} is not a well-formed {what} file: {detail}. Put cells that contain "
                           f"{'tabs' if sep == chr(9) else 'commas'}, quotes or line breaks in double quotes, "
                           'and double any quote inside them ("").') from None
-    _check_rows(len(df), name, max_rows)
+    check_row_count(len(df), name, max_rows)
     if not isinstance(df.index, pd.RangeIndex):  # pandas took the first cells for an index: they would be lost
         raise FileProblem(f"{name}: its data rows have more cells than its header row has names "
                           f"({len(df.columns):,}). Give every column a name in the header row, or remove the extra "
@@ -151,7 +153,35 @@ def _parse_csv(text: str, name: str, sep: str, max_rows: int) -> pd.DataFrame:
             raise FileProblem(f"{name}: its header row has {repeated_columns_text(twice)}. Give each column its "
                               "own name; a table cannot hold two columns of one name.")
         df.columns = header  # as written: pandas would call an empty name "Unnamed: 0"
+    _mark_absent_cells(df, text, sep)
     return df
+
+
+def _mark_absent_cells(df: pd.DataFrame, text: str, sep: str) -> None:
+    """Cells a short row does not have become missing (None), not empty text: pandas reads both as "".
+
+    An absent cell of a column to score is then refused as missing, like a JSON row without the key,
+    while an empty cell ("" or nothing between two separators) is an empty text.
+    """
+    csv.field_size_limit(sys.maxsize)  # a cell may be as large as the file
+    short: dict[int, int] = {}
+    rows = 0
+    try:
+        records = csv.reader(text_lines(text, keep_ends=True), delimiter=sep)
+        next(records, None)  # the header
+        for row in records:
+            if not row:  # a blank line: pandas skips it too
+                continue
+            if len(row) < len(df.columns):
+                short[rows] = len(row)
+            rows += 1
+    except csv.Error:  # pandas read it; the csv module cannot say more
+        return
+    if rows != len(df):  # the two readers disagree on where rows are: change nothing
+        return
+    for position, present in short.items():
+        for column in range(present, len(df.columns)):
+            df.iat[position, column] = None
 
 
 def _csv_header(text: str, sep: str) -> list[str] | None:
@@ -220,7 +250,7 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
             if not isinstance(data, list):
                 raise FileProblem(f"{name} holds a JSON {type(data).__name__}, not an array of objects: give "
                                   '[{"prompt": "...", "response": "..."}, ...], or one object a line (.jsonl).')
-            _check_rows(len(data), name, max_rows)
+            check_row_count(len(data), name, max_rows)
             bad = [i + 1 for i, item in enumerate(data) if not isinstance(item, dict)]
             if bad:
                 raise FileProblem(f"{name}: {rows_text(bad)} of the array {'is' if len(bad) == 1 else 'are'} not "
@@ -250,8 +280,8 @@ def _parse_json(text: str, name: str, fmt: str, max_rows: int) -> pd.DataFrame:
             records.append(item)
             lines.append(number)
             if len(records) > max_rows:
-                _check_rows(len(records), name, max_rows)
-    _check_rows(len(records), name, max_rows)
+                check_row_count(len(records), name, max_rows)
+    check_row_count(len(records), name, max_rows)
     if _SURROGATE_ESCAPE.search(text):  # the only way a lone surrogate gets into UTF-8 text
         _refuse_lone_surrogates(records, lines, name)
     return frame_from_records(records)
@@ -292,97 +322,3 @@ def _refuse_lone_surrogates(records: list[dict], lines: list[int] | None, name: 
     raise FileProblem(f"{name}: column {column!r}{others} holds half of a UTF-16 surrogate pair (an escape such as "
                       f"\\ud800 with no partner) in {where}: it is not a character and cannot be stored as UTF-8 "
                       "text. Fix or remove that \\u escape (a whole pair such as \\ud83d\\ude00 is fine).")
-
-
-def _read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.DataFrame:
-    import pandas as pd
-
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise FileProblem(f"{name}: reading Parquet needs the pyarrow package (pip install pyarrow), or give "
-                          "the data as CSV or JSONL.") from None
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as err:
-        if "deeply nested" in str(err):
-            raise FileProblem(f"{name} holds values nested too deep to read (lists or structs inside each other "
-                              "deeper than Parquet readers follow). Flatten those columns, or store them as text "
-                              "(JSON strings).") from err
-        with open(path, "rb") as f:
-            head = f.read(4096)
-        looks = what_it_looks_like(head)
-        if looks is None:
-            looks = "JSON text (name it .jsonl or .json)" if text_kind(head) == "json" else "text (CSV? name it .csv)"
-        raise FileProblem(f"{name} is not a Parquet file: it looks like {looks}.") from err
-    meta = parquet.metadata
-    _check_rows(meta.num_rows, name, max_rows)
-    data_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if data_bytes > max_bytes:
-        raise FileProblem(f"{name} holds {size_text(data_bytes)} of data uncompressed; the limit is "
-                          f"{size_text(max_bytes)}. Split it into smaller files.")
-    twice = repeated(parquet.schema_arrow.names)
-    if twice:
-        raise FileProblem(f"{name} has {repeated_columns_text(twice)}. Give each column its own name; a table "
-                          "cannot hold two columns of one name.")
-    try:
-        table = parquet.read()
-        for i, field in enumerate(table.schema):
-            _refuse_broken_text(table.column(i), field.name, name)
-        df = table.to_pandas(types_mapper=_nullable)
-    except (pa.ArrowException, UnicodeDecodeError) as err:
-        raise FileProblem(f"{name} is a damaged Parquet file: {' '.join(str(err).split())[:200]}.") from err
-    for field in table.schema:  # whole numbers and booleans: nullable only where some are missing
-        if field.name in df.columns and table.column(field.name).null_count == 0 and _nullable(field.type):
-            df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
-    named = [n for n in df.index.names if n is not None]  # a named index (pandas' to_parquet) is a column too
-    if named:
-        twice = repeated([*named, *df.columns])
-        if twice:
-            raise FileProblem(f"{name} has {repeated_columns_text(twice)} (one as its index). Give each column its "
-                              "own name; a table cannot hold two columns of one name.")
-        df = df.reset_index(level=named)
-    df.index = pd.RangeIndex(len(df))
-    return df
-
-
-def _nullable(arrow_type):
-    """The pandas type that holds a Parquet column of whole numbers or booleans with missing values exactly."""
-    import pandas as pd
-    import pyarrow as pa
-
-    if pa.types.is_integer(arrow_type):
-        return pd.api.types.pandas_dtype(str(arrow_type).replace("uint", "UInt").replace("int", "Int"))
-    return pd.BooleanDtype() if pa.types.is_boolean(arrow_type) else None
-
-
-def _refuse_broken_text(column, column_name: str, name: str) -> None:
-    """Refuse Parquet text that is not UTF-8 (pyarrow reads it unchecked; it would fail later), naming the rows."""
-    import pyarrow as pa
-
-    try:
-        column.validate(full=True)
-        return
-    except pa.ArrowInvalid as err:
-        if "utf8" not in str(err).lower().replace("-", ""):
-            raise
-    rows, offset = [], 0
-    for chunk in column.chunks:
-        for i in range(len(chunk)):
-            try:
-                chunk.slice(i, 1).validate(full=True)
-            except pa.ArrowInvalid:
-                rows.append(offset + i + 1)
-        offset += len(chunk)
-    raise FileProblem(f"{name}: column {str(column_name)!r} holds text that is not valid UTF-8 in {rows_text(rows)} "
-                      "(half of a UTF-16 surrogate pair, or broken bytes), which cannot be read as text. Fix those "
-                      "values where the file was made.")
-
-
-def _check_rows(rows: int, name: str, max_rows: int) -> None:
-    if rows == 0:
-        raise FileProblem(f"{name} has no data rows: add at least one row.")
-    if rows > max_rows:
-        raise FileProblem(f"{name} has more than {max_rows:,} rows, the limit for one file. Split it into files "
-                          f"of at most {max_rows:,} rows.")

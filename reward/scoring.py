@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from .columns import check_text_columns
 from .config import CHUNK_ROWS, MAX_FILE_BYTES, MAX_ROWS
-from .formats import FileProblem, columns_text, file_format, scored_name
+from .formats import FileProblem, columns_text
+from .outputs import ResultRescued, check_output_path, keep, save_or_rescue
 from .reading import read_table
-from .writing import write_table
 
 if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` stays light
     import pandas as pd
@@ -63,6 +63,8 @@ class ScoreSummary:
     """Wall time of the scoring itself (reading and writing the file excluded)."""
     max_length: int
     rows_per_second: float
+    empty: int = 0
+    """Rows whose response is empty or white space only (scored as the model card's code scores them)."""
 
 
 def per_second(count: int, seconds: float) -> float:
@@ -77,23 +79,6 @@ class ScoredFile:
     table: pd.DataFrame
     summary: ScoreSummary
     output: Path
-
-
-def check_output_path(destination: str | Path, source: str | Path | None = None) -> Path:
-    """Check before any work that ``destination`` can be written in a format we know.
-
-    Raises:
-        FileProblem: unknown extension, missing folder, or the same file as the input.
-    """
-    destination = Path(destination)
-    file_format(destination)
-    if not destination.parent.is_dir():
-        raise FileProblem(f"{destination}: the folder {str(destination.parent)!r} does not exist. Create it, or "
-                          "write somewhere else.")
-    if source is not None and destination.exists() and destination.resolve() == Path(source).resolve():
-        raise FileProblem(f"{destination} is the input file: write the scored copy to another file, e.g. "
-                          f"{scored_name(source)}.")
-    return destination
 
 
 def load_for_scoring(source: str | Path, prompt_column: str = "prompt", response_column: str = "response", *,
@@ -150,6 +135,7 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
     scores = np.full(n, np.nan, dtype=np.float64)
     tokens = np.zeros(n, dtype=np.int64)
     truncated = np.zeros(n, dtype=bool)
+    empty = 0
     done = 0
     start_time = time.perf_counter()
     try:
@@ -157,6 +143,7 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
             stop = min(start + chunk_rows, n)
             prompts = df[prompt_column].iloc[start:stop].tolist()
             responses = df[response_column].iloc[start:stop].tolist()
+            empty += count_empty(responses)
 
             def chunk_progress(d: int, _t: int, offset: int = start) -> None:
                 if progress is not None:
@@ -174,7 +161,12 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
         df["tokens"] = pd.arrays.IntegerArray(tokens, mask=unscored.copy())
         df["truncated"] = pd.arrays.BooleanArray(truncated, mask=unscored)
     return ScoreSummary(rows=n, truncated=int(truncated.sum()), seconds=seconds, max_length=model.max_length,
-                        rows_per_second=per_second(n, seconds))
+                        rows_per_second=per_second(n, seconds), empty=empty)
+
+
+def count_empty(texts: list[str]) -> int:
+    """How many texts are empty or white space only: scored as the card's code scores them, and counted."""
+    return sum(1 for t in texts if not t.strip())
 
 
 def scored_rows(df: pd.DataFrame) -> int:
@@ -182,25 +174,8 @@ def scored_rows(df: pd.DataFrame) -> int:
     return int(df["tokens"].notna().sum()) if "tokens" in df.columns else 0
 
 
-def save_or_rescue(df: pd.DataFrame, destination: Path) -> Path:
-    """Write a finished result; if that fails, save it as JSON lines beside it so the scoring is not lost.
-
-    Raises:
-        FileProblem: the write failed; the message says where the rescue copy went.
-    """
-    try:
-        return write_table(df, destination)
-    except FileProblem as err:
-        rescue = destination.with_name(destination.name + ".rescue.jsonl")
-        try:
-            write_table(df, rescue)
-        except FileProblem:
-            raise err from None
-        raise FileProblem(f"{err} The complete result was saved as {rescue} instead.") from err
-
-
 def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.DataFrame | None,
-            destination: Path | None) -> ScoringInterrupted:
+            destination: Path | None, *, neutralize_formulas: bool = False) -> ScoringInterrupted:
     """A :class:`ScoringInterrupted` for ``cause``, after writing ``partial`` to ``destination`` when
     anything was scored (a failure to write is reported in the message, not raised)."""
     why = ("interrupted" if isinstance(cause, KeyboardInterrupt)
@@ -211,19 +186,20 @@ def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.
         tail = " Nothing was written."
     else:
         try:
-            output = write_table(partial, destination)
-            tail = (f" The {done:,} scored {unit} were written to {destination}"
+            output, problem = keep(partial, destination, neutralize_formulas=neutralize_formulas)
+            tail = ((f" {problem} So" if problem else "") + f" the {done:,} scored {unit} were written to {output}"
                     + (f"; {unit} {done + 1:,}-{total:,} have empty score columns." if unit == "rows" and done < total
                        else "."))
-        except (FileProblem, OSError) as err:
-            tail = f" Writing the scored {unit} to {destination} failed too: {err}"
+        except FileProblem as err:
+            tail = f" Writing the scored {unit} failed too: {err}"
     return ScoringInterrupted(head + tail, done=done, total=total, output=output, partial=partial, cause=cause)
 
 
 def score_file(model: ModelSource, source: str | Path, destination: str | Path, prompt_column: str = "prompt",
                response_column: str = "response", *, name: str | None = None,
                progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS,
-               max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS) -> ScoredFile:
+               max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS,
+               neutralize_formulas: bool = False) -> ScoredFile:
     """Read ``source``, score every row, and write it to ``destination`` with ``score``, ``tokens`` and
     ``truncated`` added: the one pipeline of the Batch tab, the command line and the tests.
 
@@ -231,12 +207,14 @@ def score_file(model: ModelSource, source: str | Path, destination: str | Path, 
     loaded (``model`` may be a function that loads it), so a bad file fails at
     once. The output's format follows ``destination``'s extension
     (:func:`~reward.formats.scored_name` gives a default name in the input's
-    format). Rows keep their order.
+    format). Rows keep their order. ``neutralize_formulas``: see :func:`~reward.writing.write_table`.
 
     Raises:
         FileProblem: the input or the destination cannot be used; nothing was scored.
         ModelLoadError: the model cannot be loaded; nothing was scored.
         ScoringInterrupted: scoring stopped part-way; the scored rows were written to ``destination``.
+        ResultRescued: every row was scored but ``destination`` could not be written; its ``result``
+            holds the scored table and the rescue copy's path.
     """
     destination = check_output_path(destination, source)
     df = load_for_scoring(source, prompt_column, response_column, name=name, max_bytes=max_bytes,
@@ -247,8 +225,13 @@ def score_file(model: ModelSource, source: str | Path, destination: str | Path, 
     except FileProblem:
         raise
     except BaseException as err:
-        raise stopped(err, scored_rows(df), len(df), "rows", df, destination) from err
-    save_or_rescue(df, destination)
+        raise stopped(err, scored_rows(df), len(df), "rows", df, destination,
+                      neutralize_formulas=neutralize_formulas) from err
+    try:
+        save_or_rescue(df, destination, neutralize_formulas=neutralize_formulas)
+    except ResultRescued as kept:
+        kept.result = ScoredFile(df, summary, kept.rescue)
+        raise
     return ScoredFile(df, summary, destination)
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` sta
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """Text a spreadsheet may run as a formula when it begins with one of these (OWASP, "CSV injection")."""
+NEUTRALIZE_MARK = "'"
+"""What ``neutralize_formulas`` puts before such text: spreadsheets show a cell starting with it as text."""
 PARQUET_MAX_NESTING = 48
 """Lists or dicts inside each other that a Parquet file may hold: readers refuse a schema deeper than 100
 levels, and a list takes two."""
@@ -258,7 +260,7 @@ def _csv_cell(value: object, neutralize: bool) -> object:
         except UnicodeDecodeError:
             return value
     if isinstance(value, str):
-        return "'" + value if neutralize and value.startswith(FORMULA_START) else value
+        return NEUTRALIZE_MARK + value if neutralize and value.startswith(FORMULA_START) else value
     if isinstance(value, (list, tuple, dict, set, frozenset, np.ndarray)):
         return json_text(value)
     if isinstance(value, np.generic):
@@ -278,7 +280,7 @@ def _csv_ready(part: pd.DataFrame, neutralize: bool) -> pd.DataFrame:
             if neutralize:  # a column of text only (pandas' str / string types)
                 risky = column.str.startswith(FORMULA_START, na=False)
                 if risky.any():
-                    changed[i] = column.mask(risky, "'" + column)
+                    changed[i] = column.mask(risky, NEUTRALIZE_MARK + column)
         elif column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype):
             values = [_csv_cell(v, neutralize) for v in column.tolist()]
             changed[i] = pd.Series(values, index=part.index, dtype=object)

@@ -103,7 +103,7 @@ def call(capsys, *args: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("content, says", [
-    ("prompt,response\nq,\n", "column 'response' is empty in row 1"),
+    ('prompt,response\nq,"a\n', "not a well-formed CSV file"),
     ("question,answer\nq,a\n", "no column 'prompt'"),
     (b"prompt,response\ncaf\xe9,a\n", "byte offset 19"),
     (b"PAR1 binary", "looks like a Parquet file"),
@@ -173,3 +173,18 @@ def test_evaluate_text_report(tiny_model_dir, capsys):
 def test_evaluate_missing_file(tmp_path, capsys):
     code, _, err = call(capsys, "evaluate", str(tmp_path / "nope.jsonl"))
     assert code == EXIT_BAD_INPUT and err == "error: nope.jsonl: no such file.\n"
+
+
+def test_formulas_are_neutralized_only_when_asked(tmp_path, tiny_model_dir, capsys):
+    source = tmp_path / "risky.jsonl"
+    rows = [{"prompt": "=1+1", "response": "@SUM(A1:A9)", "note": "-5 apples"}, {"prompt": "q", "response": "+a"}]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    exact, safe = tmp_path / "exact.csv", tmp_path / "safe.csv"
+    assert call(capsys, "score", str(source), "-o", str(exact), "--model", str(tiny_model_dir), "-q")[0] == 0
+    assert call(capsys, "score", str(source), "-o", str(safe), "--model", str(tiny_model_dir), "-q",
+                "--neutralize-formulas")[0] == 0
+    plain, marked = read_table(exact), read_table(safe)
+    assert plain["prompt"].tolist() == ["=1+1", "q"] and plain["response"].tolist() == ["@SUM(A1:A9)", "+a"]
+    assert marked["prompt"].tolist() == ["'=1+1", "q"] and marked["response"].tolist() == ["'@SUM(A1:A9)", "'+a"]
+    assert marked["note"].tolist()[0] == "'-5 apples"
+    assert marked["score"].tolist() == plain["score"].tolist(), "the scores are the same text either way"

@@ -171,6 +171,49 @@ def test_chat_message_lists_are_read(tmp_path):
     assert read_pairs(tmp_path / "chat.parquet").frame["chosen"].tolist() == ["Rome.", "4"]
 
 
+@pytest.mark.parametrize("bad", [None, 12, 3.5, {"text": "Rome."}, ["Rome."], True])
+@pytest.mark.parametrize("ext", ["jsonl", "parquet"])
+def test_chat_contents_that_are_not_text_are_refused_with_the_row(tmp_path, bad, ext):
+    def chat(answer, role="assistant"):
+        return [{"role": "user", "content": "Capital of Italy?"}, {"role": role, "content": answer}]
+
+    rows = [{"chosen": chat("Rome."), "rejected": chat("Milan.")},
+            {"chosen": chat(bad), "rejected": chat("Milan.")}]
+    source = tmp_path / "chat.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if ext == "parquet":
+        try:
+            write_table(read_table(source), tmp_path / "chat.parquet")
+        except FileProblem:
+            pytest.skip("Parquet cannot store this mix of types in one struct field")
+        source = tmp_path / "chat.parquet"
+    message = pair_problem(tmp_path, source.name, read_table(source)) if ext == "parquet" else \
+        pair_problem(tmp_path, source.name, source.read_text(encoding="utf-8"))
+    assert "row 2" in message and "not text" in message, message
+    assert "None" not in message.replace("(null", ""), message
+
+
+def test_an_empty_response_is_scored_alike_in_every_layout_and_counted(tmp_path, tiny_model):
+    # HH-RLHF's harmless-base test split has a pair whose chosen answer is empty.
+    head = "\n\nHuman: Say nothing at all."
+    dialogues = pd.DataFrame({"chosen": [head + "\n\nAssistant:", head + "\n\nAssistant: Fine."],
+                              "rejected": [head + "\n\nAssistant: No.", head + "\n\nAssistant: Never."]})
+    columns = pd.DataFrame({"prompt": ["Human: Say nothing at all."] * 2, "chosen": ["", "Fine."],
+                            "rejected": ["No.", "Never."]})
+    chat = [{"chosen": [{"role": "user", "content": "Say nothing at all."}, {"role": "assistant", "content": c}],
+             "rejected": [{"role": "user", "content": "Say nothing at all."}, {"role": "assistant", "content": r}],
+             "prompt": "Human: Say nothing at all."} for c, r in (("", "No."), ("Fine.", "Never."))]
+    results = []
+    for name, table in (("hh.jsonl", dialogues), ("cols.csv", columns), ("chat.jsonl", pd.DataFrame(chat))):
+        write_table(table, tmp_path / name)
+        evaluation = evaluate_file(tiny_model, tmp_path / name)
+        assert evaluation.summary.empty == 1 and evaluation.summary.n == 2, name
+        results.append(evaluation.results[["score_chosen", "score_rejected"]].to_numpy())
+    expected = tiny_model.score_pairs(["Human: Say nothing at all."] * 2, ["", "Fine."])
+    assert results[0][:, 0] == pytest.approx([e.score for e in expected], abs=1e-5)
+    assert np.allclose(results[0], results[1], atol=1e-5) and np.allclose(results[0], results[2], atol=1e-5)
+
+
 def test_custom_column_names(tmp_path):
     path = tmp_path / "pairs.csv"
     write_table(pd.DataFrame({"q": ["p"], "good": ["a"], "bad": ["b"]}), path)
@@ -211,8 +254,9 @@ def test_dialogues_that_cannot_be_split_are_named_by_row(tmp_path):
 
 
 def test_empty_pair_cells_are_named(tmp_path):
-    df = pd.DataFrame({"prompt": ["p", "q", "r"], "chosen": ["a", " ", "c"], "rejected": ["b", "x", "y"]})
-    message = pair_problem(tmp_path, "gaps.csv", df)
+    # Missing, not empty: an empty string is a response the card's code scores (see test_empty_texts_*).
+    df = pd.DataFrame({"prompt": ["p", "q", "r"], "chosen": ["a", None, "c"], "rejected": ["b", "x", "y"]})
+    message = pair_problem(tmp_path, "gaps.jsonl", df)
     assert "row 2" in message and "'chosen'" in message
 
 

@@ -14,15 +14,9 @@ from reward.columns import suggest_columns
 from reward.config import MAX_FILE_BYTES, MAX_ROWS
 from reward.display import histogram_frame, preview_frame
 from reward.formats import FileProblem, rows_text, scored_name
+from reward.outputs import check_output_path, save_or_rescue
 from reward.reading import read_table
-from reward.scoring import (
-    ScoringInterrupted,
-    check_output_path,
-    load_for_scoring,
-    save_or_rescue,
-    score_file,
-    score_table,
-)
+from reward.scoring import ScoringInterrupted, load_for_scoring, score_file, score_table
 from reward.writing import write_table
 from tests.reference import card_score
 
@@ -269,15 +263,28 @@ def test_files_that_are_not_what_they_claim(tmp_path, name, content, says):
 
 
 @pytest.mark.parametrize("name, content, rows, column", [
-    ("gaps.csv", "prompt,response\nq,a\nq,\nq,   \nq,a\n", "rows 2 and 3", "response"),
+    ("gaps.json", '[{"prompt": "q", "response": "a"}, {"prompt": "q", "response": null}, {"prompt": "q"}]',
+     "rows 2 and 3", "response"),
+    ("short.csv", "prompt,response\nq,a\nq\nq,\n", "row 2", "response"),  # row 3's "" is an empty text
     ("gaps.jsonl", '{"prompt": "q", "response": "a"}\n{"prompt": null, "response": "a"}\n', "row 2", "prompt"),
     ("gaps.jsonl", '{"prompt": "q", "response": "a"}\n{"prompt": "q"}\n{"prompt": "q"}\n', "rows 2 and 3",
      "response"),
-    ("empty_row.csv", "prompt,response\nq,a\n,\n", "row 2", "prompt"),
 ])
 def test_empty_cells_are_named_by_row_and_column(tmp_path, name, content, rows, column):
     message = refused(tmp_path, name, content)
     assert rows in message and f"column {column!r}" in message and "nothing was scored" in message
+
+
+def test_empty_texts_are_scored_as_the_card_scores_them_and_counted(tmp_path, tiny_model, card_parts):
+    # A CSV cell is text exactly as written: an empty cell is the empty string, not a missing value.
+    rows = [("q", ""), ("q", "   "), ("", "an answer"), ("", ""), ("q", "a")]
+    source = tmp_path / "gaps.csv"
+    source.write_text("prompt,response\n" + "".join(f'"{p}","{r}"\n' for p, r in rows), encoding="utf-8")
+    result = score_file(tiny_model, source, tmp_path / "out.jsonl")
+    assert result.summary.empty == 3
+    card = [card_score(*card_parts, p, r) for p, r in rows]
+    assert result.table["score"].tolist() == pytest.approx([c[0] for c in card], abs=1e-4)
+    assert result.table["tokens"].tolist() == [c[1] for c in card]
 
 
 def test_cells_that_are_not_text_are_refused(tmp_path):

@@ -44,7 +44,7 @@ def test_batch_scores_every_row_in_order_into_a_temp_file(service, tiny_model, t
     "content, columns, message",
     [
         ("prompt,response\nWhy?,Because.\n", ("question", "response"), "question"),
-        ("prompt,response\nWhy?,\n", ("prompt", "response"), "row 1"),
+        ("prompt,response\nWhy?\n", ("prompt", "response"), "row 1"),  # a missing cell ("Why?," is empty text)
         (b"\xff\xfe\x00bad bytes", ("prompt", "response"), "bad.csv"),
     ],
 )
@@ -107,3 +107,13 @@ def test_model_panel_names_the_precision_and_what_it_means(tiny_settings):
     panel = model_panel(service)
     assert "**Precision** `bf16` (" in panel and "fp32 elsewhere" in panel
     assert "**Precision** `fp32` ·" in model_panel(RewardService(tiny_settings))
+
+
+def test_batch_download_can_be_made_spreadsheet_safe(service, tmp_path):
+    src = tmp_path / "f.csv"
+    pd.DataFrame({"prompt": ["=HYPERLINK(\"x\")", "fine"], "response": ["ok", "-1"]}).to_csv(src, index=False)
+    *_, exact = score_upload(service, str(src), "prompt", "response")
+    *_, safe = score_upload(service, str(src), "prompt", "response", None, True)
+    assert pd.read_csv(exact, dtype=str)["prompt"].tolist() == ["=HYPERLINK(\"x\")", "fine"]
+    back = pd.read_csv(safe, dtype=str)
+    assert back["prompt"].tolist() == ["'=HYPERLINK(\"x\")", "fine"] and back["response"].tolist() == ["ok", "'-1"]

@@ -6,10 +6,12 @@ import gradio as gr
 
 from reward.columns import suggest_columns
 from reward.config import MAX_FILE_BYTES, MIB, UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS
-from reward.display import histogram_frame, preview_frame
+from reward.display import empty_note, histogram_frame, preview_frame
 from reward.formats import scored_name
+from reward.outputs import ResultRescued
 from reward.scoring import ScoringInterrupted, score_file
 from reward.service import RewardService
+from reward.writing import NEUTRALIZE_MARK
 
 from .files import (
     Picker,
@@ -18,6 +20,7 @@ from .files import (
     histogram,
     output_path,
     progress_callback,
+    rescued_note,
     rounded,
     sorted_histogram,
     stopped_message,
@@ -27,7 +30,7 @@ from .page import problems_as_messages
 
 
 def score_upload(service: RewardService, path: str | None, prompt_column: str, response_column: str,
-                 progress: gr.Progress | None = None):
+                 progress: gr.Progress | None = None, neutralize_formulas: bool = False):
     """Score every row of an uploaded file; returns summary, preview, histogram, download."""
     name = upload_name(path, "a CSV, JSONL or Parquet file of prompts and responses")
     with problems_as_messages("Scoring the file", "Try a smaller file") as server_paths:
@@ -36,7 +39,11 @@ def score_upload(service: RewardService, path: str | None, prompt_column: str, r
         try:
             result = score_file(service.model, path, out, prompt_column or "prompt", response_column or "response",
                                 name=name, progress=progress_callback(progress, "Scoring"),
-                                chunk_rows=UPLOAD_CHUNK_ROWS, max_rows=UPLOAD_MAX_ROWS)
+                                chunk_rows=UPLOAD_CHUNK_ROWS, max_rows=UPLOAD_MAX_ROWS,
+                                neutralize_formulas=bool(neutralize_formulas))
+            note = ""
+        except ResultRescued as kept:
+            result, note = kept.result, rescued_note(kept)
         except ScoringInterrupted as stop:
             partial = stop.partial
             scores = partial["score"].tolist() if partial is not None and "score" in partial else []
@@ -45,9 +52,9 @@ def score_upload(service: RewardService, path: str | None, prompt_column: str, r
     df, summary = result.table, result.summary
     cut = f", {summary.truncated:,} cut at {summary.max_length} tokens" if summary.truncated else ""
     text = (f"**Scored {summary.rows:,} rows** of `{name}` in {summary.seconds:.1f} s "
-            f"({summary.rows_per_second:.1f} rows/s){cut}. Mean reward {df['score'].mean():+.3f}; the download "
-            f"keeps the rows in their original order with `score`, `tokens` and `truncated` added.")
-    return text, rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(out)
+            f"({summary.rows_per_second:.1f} rows/s){cut}{empty_note(summary.empty, 'rows')}. Mean reward {df['score'].mean():+.3f}; the download "
+            f"keeps the rows in their original order with `score`, `tokens` and `truncated` added.{note}")
+    return text, rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(result.output)
 
 
 def build_batch_tab(service: RewardService) -> None:
@@ -60,7 +67,9 @@ def build_batch_tab(service: RewardService) -> None:
         "File to score",
         [Picker("Prompt column", "prompt", "batch-prompt-column"),
          Picker("Response column", "response", "batch-response-column")],
-        "Score file", "Scored file")
+        "Score file", "Scored file",
+        option_label=f"Spreadsheet-safe CSV/TSV: put {NEUTRALIZE_MARK} before text starting with = + - @ so a "
+                     "spreadsheet shows it instead of running it as a formula (off: text comes back exactly)")
     hist = histogram("Scores (histogram)", "Reward", "batch-histogram")
     preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, elem_id="batch-preview")
 
@@ -72,10 +81,10 @@ def build_batch_tab(service: RewardService) -> None:
         return (gr.update(choices=columns, value=prompt or columns[0]),
                 gr.update(choices=columns, value=response or columns[min(1, len(columns) - 1)]))
 
-    def run_batch(path, prompt, response, progress=gr.Progress()):
-        text, table, scores, out = score_upload(service, path, prompt, response, progress)
+    def run_batch(path, prompt, response, neutralize, progress=gr.Progress()):
+        text, table, scores, out = score_upload(service, path, prompt, response, progress, neutralize)
         return text, table, sorted_histogram(scores), out
 
     tab.upload.change(pick_columns, tab.upload, tab.pickers, api_visibility="private")
-    tab.run.click(run_batch, [tab.upload, *tab.pickers], [tab.summary, preview, hist, tab.download],
+    tab.run.click(run_batch, [tab.upload, *tab.pickers, tab.option], [tab.summary, preview, hist, tab.download],
                   api_visibility="private", concurrency_id="files", concurrency_limit=1)

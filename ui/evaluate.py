@@ -5,9 +5,10 @@ from __future__ import annotations
 import gradio as gr
 
 from reward.config import SAMPLE_PAIRS, UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WORST_PAIRS_SHOWN
-from reward.display import histogram_frame, preview_frame
+from reward.display import empty_note, histogram_frame, preview_frame
 from reward.evaluate import evaluate_file, worst_pairs
 from reward.formats import evaluated_name
+from reward.outputs import ResultRescued
 from reward.pairs import LAYOUT_NAMES
 from reward.scoring import ScoringInterrupted
 from reward.service import RewardService
@@ -20,6 +21,7 @@ from .files import (
     histogram,
     output_path,
     progress_callback,
+    rescued_note,
     rounded,
     sorted_histogram,
     stopped_message,
@@ -45,6 +47,9 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
                                        rejected_column=rejected_column or "rejected", name=name,
                                        progress=progress_callback(progress, "Scoring pairs"),
                                        chunk_rows=UPLOAD_CHUNK_ROWS, max_rows=UPLOAD_MAX_ROWS)
+            note = ""
+        except ResultRescued as kept:
+            evaluation, note, out = kept.result, rescued_note(kept), kept.rescue
         except ScoringInterrupted as stop:
             return stopped_message(stop), None, None, str(stop.output) if stop.output else None
     s = evaluation.summary
@@ -52,9 +57,9 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
     summary = (f"### Accuracy {s.accuracy:.1%} on {s.n:,} pairs\n"
                f"95% bootstrap interval **{s.ci_low:.1%} to {s.ci_high:.1%}** · {s.ties:,} tie{'s' * (s.ties != 1)} · "
                f"mean margin (chosen minus rejected) **{s.mean_margin:+.3f}** · {s.truncated:,} pairs cut at "
-               f"{info.max_length} tokens · read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
+               f"{info.max_length} tokens{empty_note(s.empty, 'pairs').replace(';', ' ·')} · read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
                "Accuracy counts pairs whose chosen response scored strictly above the rejected one (a tie is not a "
-               "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else ""))
+               "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else "") + note)
     worst = rounded(preview_frame(worst_pairs(evaluation.results, WORST_PAIRS_SHOWN)[WORST_COLUMNS], width=120))
     return summary, histogram_frame(evaluation.results["margin"].tolist()), worst, str(out)
 

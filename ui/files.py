@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from reward.config import UPLOAD_MAX_ROWS
+from reward.outputs import ResultRescued
 from reward.reading import read_table
 from reward.scoring import ScoringInterrupted
 
@@ -37,10 +38,11 @@ class FileTab:
     summary: gr.Markdown
     download: gr.File
     sample: gr.Button | None
+    option: gr.Checkbox | None
 
 
 def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run_label: str,
-             download_label: str, sample_label: str | None = None) -> FileTab:
+             download_label: str, sample_label: str | None = None, option_label: str | None = None) -> FileTab:
     """The layout both file tabs share: upload, pickers and button on the left, summary and download on the right.
 
     Element ids start with ``key``: ``{key}-file``, ``{key}-btn``, ``{key}-summary``, ``{key}-download``.
@@ -52,11 +54,12 @@ def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run
             sample = gr.Button(sample_label, size="sm", elem_id=f"{key}-sample-btn") if sample_label else None
             with gr.Row():
                 dropdowns = [column_picker(p) for p in pickers]
+            option = gr.Checkbox(label=option_label, value=False, elem_id=f"{key}-option") if option_label else None
             run = gr.Button(run_label, variant="primary", elem_id=f"{key}-btn")
         with gr.Column(scale=6, min_width=300):
             summary = gr.Markdown(elem_id=f"{key}-summary")
             download = gr.File(label=download_label, interactive=False, elem_id=f"{key}-download")
-    return FileTab(upload, dropdowns, run, summary, download, sample)
+    return FileTab(upload, dropdowns, run, summary, download, sample, option)
 
 
 def column_picker(picker: Picker) -> gr.Dropdown:
@@ -104,6 +107,13 @@ def stopped_message(stop: ScoringInterrupted) -> str:
     text = without_paths(str(stop), *([stop.output] if stop.output is not None else []))
     gr.Warning(text)
     return f"**Stopped part-way.** {text}"
+
+
+def rescued_note(kept: ResultRescued) -> str:
+    """What the summary says when the download had to be the rescue copy (also shown as a warning)."""
+    text = without_paths(str(kept), kept.rescue)
+    gr.Warning(text)
+    return f"\n\n**The download is the rescue copy (JSON lines).** {text}"
 
 
 def rounded(frame):
