@@ -32,7 +32,7 @@ from ui.body_limit import BodyLimit, request_body_limit
 from ui.compare import add_score_api, build_compare_tab
 from ui.evaluate import build_evaluate_tab
 from ui.examples import ExampleSet, load_example_sets
-from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel
+from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel, quiet_input_refusals
 from ui.runtime import limit_malloc_arenas
 
 
@@ -63,6 +63,7 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # at once instead of hanging.
     # api_open=False: no route skips the queue (Gradio leaves /gradio_api/run/* open off
     # Spaces), so every scoring request meets the validators and the limits above.
+    quiet_input_refusals(demo)  # a refused upload is the person's problem, not a traceback in the log
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
     # Request bodies are capped at what the largest valid request needs (the page sends
     # the prompt and all its boxes); files go through the upload route and its own limit.
