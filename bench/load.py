@@ -6,9 +6,11 @@ so that the client side is not what gets measured) for ``--requests`` requests i
 total, checks every answer against the right one for its own request (computed
 independently in this process), and prints throughput, latency percentiles,
 errors, rejections and the server's resident memory along the run. Hostile requests
-(thousands of responses, megabytes of text) are mixed in and must be refused
-quickly. A second phase floods a deliberately tiny queue to show that callers
-beyond it are told to retry at once instead of hanging.
+(thousands of responses, megabytes of text, a lone UTF-16 surrogate) are mixed in and
+must be refused before they queue. A second run, on a model that cannot be loaded, must
+answer every request at once with the one-line load error. A third floods a tiny queue:
+callers beyond it must be told to retry at once instead of hanging. A traceback in any
+server log is a bug (expected problems leave at most one line) and fails the run.
 
 Everything stays on 127.0.0.1, and every loop is bounded in count and time.
 
@@ -19,6 +21,8 @@ Everything stays on 127.0.0.1, and every loop is bounded in count and time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import socket
 import statistics
@@ -63,13 +67,28 @@ def make_request(i: int) -> tuple[str, list[str]]:
     return prompt, responses
 
 
-CLIENT_TIMEOUT = 120.0
+CLIENT_TIMEOUT = 120.0  # the longest wait for one answer: a request unanswered by then counts as hung
+LOAD_ERROR = "Cannot load reward model"
+HOSTILE = (("Too many", ["x"] * 5000, "limit is"), ("Too long", ["y" * 2_000_000], "limit is"),
+           ("Half an emoji", ["fine", "cut \ud83d"], "broken character"))
+"""Requests the limits refuse before the queue, each with a word its refusal must hold; sent in turn."""
 
 
-def hostile_request(i: int) -> tuple[str, list[str]]:
-    if i % 2:
-        return "Too many", ["x"] * 5000
-    return "Too long", ["y" * 2_000_000]
+def send(client, url: str, prompt: str, responses: list[str]):
+    """``client.predict``, given up after CLIENT_TIMEOUT. Text gradio_client cannot send (a lone surrogate:
+    httpx 0.28 will not encode it) goes as a browser sends it, JSON with \\u escapes, and must be refused."""
+    try:
+        "".join([prompt, *responses]).encode()
+    except UnicodeEncodeError:
+        import httpx
+        from gradio_client.exceptions import ValidationError
+
+        answer = httpx.post(f"{url}gradio_api/call/score", content=json.dumps({"data": [prompt, responses]}),
+                            headers={"Content-Type": "application/json"}, timeout=CLIENT_TIMEOUT)
+        if answer.status_code == 422:
+            raise ValidationError("; ".join(v["message"] for v in answer.json()["detail"] if not v["is_valid"]))
+        raise RuntimeError(f"not refused before the queue: HTTP {answer.status_code}") from None
+    return client.submit(prompt, responses, api_name="/score").result(timeout=CLIENT_TIMEOUT)
 
 
 @dataclass
@@ -84,42 +103,40 @@ class Outcome:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def start_app(model: str, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``python app.py`` on loopback; its log goes to a file, as a host's log collector would take it.
+TRACEBACK = "Traceback (most recent call last)"
+LOGS: dict[str, str] = {}  # each server's log, by run: a traceback in one is a bug
 
-    (A pipe that nobody reads fills after 64 KiB, and the server then blocks on its next
-    log line: that is a stall of the measuring setup, not of the app.)
+
+@contextlib.contextmanager
+def app_running(name: str, model: str, extra_env: dict[str, str] | None = None):
+    """``python app.py`` on a free loopback port for the block: yields (process, URL); its log ends in LOGS[name].
+
+    The log goes to a file, unbuffered, as a host's collector takes it (an unread pipe fills and stalls the server).
     """
-    env = {**os.environ, "REWARD_MODEL": model, "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", **(extra_env or {})}
-    log = tempfile.NamedTemporaryFile("w+", prefix="reward-load-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            text=True)
-    proc.log_path = log.name  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(f"the app exited:\n{Path(log.name).read_text()[-3000:]}")
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the app did not start within 120 s")
-
-
-def stop_app(proc: subprocess.Popen) -> int:
-    """Stop the app; returns the size of its log in bytes, then removes the log."""
-    proc.terminate()
+    port = free_port()
+    env = {**os.environ, "REWARD_MODEL": model, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    with tempfile.NamedTemporaryFile("w", prefix="reward-load-", suffix=".log", delete=False) as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    log, deadline = Path(out.name), time.monotonic() + 120
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log = Path(proc.log_path)  # type: ignore[attr-defined]
-    size = log.stat().st_size
-    log.unlink()
-    return size
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the app did not start:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.3)
+        yield proc, f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        LOGS[name] = log.read_text(errors="replace")
+        log.unlink()
 
 
 def expected_answers(model_path: str, requests: list[tuple[str, list[str]]]) -> list[list[tuple[int, float]]]:
@@ -151,8 +168,11 @@ def _client(url: str):
 
 
 def _user_process(url: str, threads: int, total: int, deadline_in: float, requests, expected,
-                  hostile_every: int, counter, done, ready) -> dict:
-    """One load-generating process: ``threads`` clients taking request numbers from ``counter``."""
+                  hostile_every: int, expect_error: str | None, counter, done, ready) -> dict:
+    """One load-generating process: ``threads`` clients taking request numbers from ``counter``.
+
+    With ``expect_error`` (the model cannot be loaded) a valid request's right answer is that one-line error.
+    """
     outcome = Outcome()
     deadline = time.monotonic() + deadline_in
     clients = [_client(url) for _ in range(threads)]
@@ -166,10 +186,11 @@ def _user_process(url: str, threads: int, total: int, deadline_in: float, reques
                     return
                 counter.value += 1
             is_hostile = hostile_every and i % hostile_every == hostile_every - 1
-            prompt, responses = hostile_request(i) if is_hostile else requests[i % len(requests)]
+            prompt, responses, says = (HOSTILE[i // hostile_every % len(HOSTILE)] if is_hostile
+                                       else (*requests[i % len(requests)], ""))
             start = time.perf_counter()
             try:
-                records = client.predict(prompt, responses, api_name="/score")
+                records = send(client, url, prompt, responses)
                 error = None
             except Exception as err:  # noqa: BLE001 - classified below
                 records, error = None, err
@@ -180,8 +201,14 @@ def _user_process(url: str, threads: int, total: int, deadline_in: float, reques
                 if is_hostile:
                     outcome.hostile_latencies.append(elapsed)
                     # ValidationError: refused at queue join by the limits, without waiting in the queue.
-                    if type(error).__name__ != "ValidationError" or "limit" not in str(error):
+                    if type(error).__name__ != "ValidationError" or says not in str(error):
                         outcome.wrong.append(f"hostile request {i} was not refused before the queue: {error!r}")
+                    continue
+                if expect_error is not None:
+                    if type(error).__name__ == "AppError" and expect_error in str(error) and "\n" not in str(error):
+                        outcome.latencies.append(elapsed)
+                    else:
+                        outcome.wrong.append(f"request {i} did not get the one-line load error: {error!r}"[:300])
                     continue
                 if error is not None:
                     if "queue is full" in str(error).lower():
@@ -208,7 +235,7 @@ def _user_process(url: str, threads: int, total: int, deadline_in: float, reques
 
 
 def drive(url: str, users: int, total: int, time_limit: float, requests, expected, hostile_every: int,
-          pid: int | None = None, processes: int = 8) -> tuple[Outcome, float]:
+          pid: int | None = None, processes: int = 8, expect_error: str | None = None) -> tuple[Outcome, float]:
     """Run ``users`` clients spread over ``processes`` processes, so one client process's GIL
     does not become the bottleneck that is measured. Memory is sampled every ~tenth of the run."""
     import multiprocessing as mp
@@ -222,8 +249,8 @@ def drive(url: str, users: int, total: int, time_limit: float, requests, expecte
     shares = [users // processes + (p < users % processes) for p in range(processes)]
     with ProcessPoolExecutor(processes, mp_context=ctx, initializer=_share,
                              initargs=(counter, done, ready)) as pool:
-        futures = [pool.submit(_run_share, url, n, total, time_limit, requests, expected, hostile_every)
-                   for n in shares]
+        futures = [pool.submit(_run_share, url, n, total, time_limit, requests, expected, hostile_every,
+                               expect_error) for n in shares]
         ready.wait(timeout=300)
         start = time.perf_counter()
         next_sample = 0
@@ -250,8 +277,8 @@ def _share(counter, done, ready) -> None:
     _SHARED = (counter, done, ready)
 
 
-def _run_share(url, threads, total, time_limit, requests, expected, hostile_every) -> dict:
-    return _user_process(url, threads, total, time_limit, requests, expected, hostile_every, *_SHARED)
+def _run_share(url, threads, total, time_limit, requests, expected, hostile_every, expect_error) -> dict:
+    return _user_process(url, threads, total, time_limit, requests, expected, hostile_every, expect_error, *_SHARED)
 
 
 def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
@@ -259,33 +286,25 @@ def flood_tiny_queue(model: str, burst: int) -> tuple[int, int, int, float]:
 
     Returns (answered, rejected, other errors, slowest rejection in seconds).
     """
+    from concurrent.futures import ThreadPoolExecutor
 
-    port = free_port()
-    proc = start_app(model, port, {"REWARD_QUEUE_SIZE": "2", "REWARD_CONCURRENCY": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    results: list[tuple[str, float]] = []
-    lock = threading.Lock()
-    clients = [_client(url) for _ in range(burst)]
-    go = threading.Barrier(burst)
     slow = ("Why?", ["long answer " * 200] * 32)
+    with app_running("flood", model, {"REWARD_QUEUE_SIZE": "2", "REWARD_CONCURRENCY": "1"}) as (_, url):
+        clients = [_client(url) for _ in range(burst)]
+        go = threading.Barrier(burst)
 
-    def user(c):
-        go.wait()
-        start = time.perf_counter()
-        try:
-            c.predict(*slow, api_name="/score")
-            kind = "answered"
-        except Exception as err:  # noqa: BLE001
-            kind = "rejected" if "queue is full" in str(err).lower() else f"error: {err}"
-        with lock:
-            results.append((kind, time.perf_counter() - start))
+        def user(c) -> tuple[str, float]:
+            go.wait()
+            start = time.perf_counter()
+            try:
+                send(c, url, *slow)
+                kind = "answered"
+            except Exception as err:  # noqa: BLE001
+                kind = "rejected" if "queue is full" in str(err).lower() else f"error: {err}"
+            return kind, time.perf_counter() - start
 
-    threads = [threading.Thread(target=user, args=(c,), daemon=True) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    stop_app(proc)
+        with ThreadPoolExecutor(burst) as pool:
+            results = list(pool.map(user, clients))
     answered = sum(k == "answered" for k, _ in results)
     rejected = [s for k, s in results if k == "rejected"]
     return answered, len(rejected), len(results) - answered - len(rejected), max(rejected, default=float("nan"))
@@ -301,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=8,
                         help="client processes the users are spread over (default 8)")
     parser.add_argument("--flood", type=int, default=24, help="burst size against a queue of 2 (0: skip)")
+    parser.add_argument("--unavailable", type=int, default=600,
+                        help="requests to an app whose model cannot be loaded (default 600; 0: skip)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -313,18 +334,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"computing the expected answers of {len(requests)} distinct requests ...", flush=True)
         expected = expected_answers(model, requests)
 
-        port = free_port()
-        proc = start_app(model, port)
-        url = f"http://127.0.0.1:{port}/"
-        try:
+        with app_running("load", model) as (proc, url):
             drive(url, 4, 40, 60, requests, expected, 0, processes=1)
             before = rss_mib(proc.pid)
             print(f"driving {args.users} users, {args.requests} requests ...", flush=True)
             outcome, seconds = drive(url, args.users, args.requests, args.time_limit, requests, expected,
                                      args.hostile_every, proc.pid, args.processes)
             after = rss_mib(proc.pid)
-        finally:
-            log_bytes = stop_app(proc)
+        broken = None
+        if args.unavailable:  # the same requests, the model folder missing: each must get the load error
+            with app_running("model unavailable", str(Path(tmp) / "missing-model")) as (_, url):
+                broken = drive(url, args.users, args.unavailable, CLIENT_TIMEOUT, requests, None,
+                               args.hostile_every, processes=args.processes, expect_error=LOAD_ERROR)
         flood = flood_tiny_queue(model, args.flood) if args.flood else None
 
     ok = len(outcome.latencies)
@@ -344,18 +365,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| hostile requests refused, slowest | {len(outcome.hostile_latencies)}, "
               f"{max(outcome.hostile_latencies) * 1000:.0f} ms (median "
               f"{statistics.median(outcome.hostile_latencies) * 1000:.0f} ms) |")
-    print(f"| server log written | {log_bytes / 1024:.0f} KiB |")
+    print(f"| server log written | {len(LOGS['load'].encode()) / 1024:.0f} KiB |")
     print(f"| server memory before / after | {before:.0f} / {after:.0f} MiB ({after - before:+.0f} MiB) |")
     if outcome.memory:
         curve = ", ".join(f"{n:,}: {mib:.0f}" for n, mib in outcome.memory)
         print(f"| server memory along the run (requests: MiB) | {curve} |")
+    if broken:
+        out, secs = broken
+        print(f"| model unavailable: one-line load error, slowest | {len(out.latencies)} of {args.unavailable} "
+              f"requests in {secs:.1f} s ({len(out.hostile_latencies)} hostile refused first), "
+              f"{max(out.latencies, default=float('nan')) * 1000:.0f} ms; server log "
+              f"{len(LOGS['model unavailable'].splitlines())} lines |")
     if flood:
         answered, rejected, other, slowest = flood
         print(f"| flood of {args.flood} on a queue of 2 | {answered} answered, {rejected} told to retry "
               f"(slowest refusal {slowest * 1000:.0f} ms), {other} other errors |")
-    for line in (outcome.wrong + outcome.errors)[:10]:
+    tracebacks = {name: log.count(TRACEBACK) for name, log in LOGS.items()}
+    print(f"| tracebacks in the server logs ({', '.join(tracebacks)}) | {', '.join(map(str, tracebacks.values()))} |")
+    problems = outcome.wrong + outcome.errors + (broken[0].wrong + broken[0].errors if broken else [])
+    for line in problems[:10]:
         print("  ", line)
-    failed = outcome.wrong or outcome.errors or (flood and flood[2])
+    for name, log in LOGS.items():
+        if tracebacks[name]:
+            first = log[log.index(TRACEBACK):].splitlines()[:40]
+            print(f"\nthe first traceback in the {name} server's log (a bug):\n" + "\n".join(first))
+    failed = problems or (flood and flood[2]) or any(tracebacks.values())
     return 1 if failed else 0
 
 
