@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import CPU_PADDING, DEFAULT_MODEL, ModelLoadError, Settings, precision_problem
+from .encoding import encode_pairs
 from .precision import autocast, precision_note, prepare_for_precision
 from .turns import FairLock
 
@@ -112,37 +113,13 @@ class RewardModel:
         self._tokenizing = threading.Lock()  # a fast tokenizer must not be called from two threads at once
 
     # -- encoding -----------------------------------------------------------------
-    def _tokenize(self, prompts: Sequence[str], responses: Sequence[str], **kwargs) -> list[list[int]]:
-        # The card calls tokenizer(prompt, response): an empty response is then no
-        # pair at all ("[CLS] prompt [SEP]"), while a batch call would encode it as
-        # a pair with a second [SEP]. Encode those rows the card's way.
-        kwargs.update(return_token_type_ids=False, return_attention_mask=False, verbose=False)
-        single = [i for i, r in enumerate(responses) if not r]
-        if not single:
-            return self.tokenizer(list(prompts), list(responses), **kwargs)["input_ids"]
-        ids: list[list[int]] = [[] for _ in prompts]
-        paired = [i for i, r in enumerate(responses) if r]
-        if paired:
-            encoded = self.tokenizer([prompts[i] for i in paired], [responses[i] for i in paired], **kwargs)
-            for i, row in zip(paired, encoded["input_ids"]):
-                ids[i] = row
-        for i, row in zip(single, self.tokenizer([prompts[i] for i in single], **kwargs)["input_ids"]):
-            ids[i] = row
-        return ids
-
     def encode(self, prompts: Sequence[str], responses: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
-        """Token ids of each pair as the model card encodes it, and whether each was cut."""
-        ids = self._tokenize(prompts, responses, truncation=False)
-        truncated = [len(row) > self.max_length for row in ids]
-        long = [i for i, cut in enumerate(truncated) if cut]
-        if long:
-            # Only over-long pairs are encoded again, with the card's own truncation
-            # (longest_first), so what the model reads is exactly what the card feeds it.
-            cut = self._tokenize([prompts[i] for i in long], [responses[i] for i in long], truncation=True,
-                                 max_length=self.max_length)
-            for i, row in zip(long, cut):
-                ids[i] = row
-        return ids, truncated
+        """Token ids of each pair exactly as the model card encodes it, and whether each was cut.
+
+        Bounded in memory for texts of any length (see :mod:`reward.encoding`); one caller at a time.
+        """
+        with self._tokenizing:
+            return encode_pairs(self.tokenizer, prompts, responses, self.max_length)
 
     # -- scoring ------------------------------------------------------------------
     def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
@@ -161,8 +138,7 @@ class RewardModel:
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: give one prompt per response.")
         if not prompts:
             return []
-        with self._tokenizing:
-            ids, truncated = self.encode(prompts, responses)
+        ids, truncated = self.encode(prompts, responses)
         scores = self._forward_sorted(ids, progress)
         return [PairScore(s, len(i), t) for s, i, t in zip(scores, ids, truncated)]
 
