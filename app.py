@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -91,6 +92,9 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
+    # Gradio's queue statistics use pandas options that pandas 3 deprecates: four lines at the first
+    # event that nobody running the app can act on.
+    warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|copy keyword)", module=r"gradio\.queueing")
     settings = parse_settings(argv)
     limit_malloc_arenas()  # memory stays flat under many worker threads; see reward/runtime.py
     service = RewardService(settings)
