@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import Settings
+from .config import MAX_ATTRIBUTION_STEPS, Settings
 
 
 class InvalidRequest(ValueError):
@@ -94,3 +94,15 @@ def check_characters(text: str, what: str, field: str, index: int | None = None)
             "a UTF-16 surrogate pair, which is not text on its own). Delete it, or paste the text again from its "
             "source; it usually comes from an emoji or other character cut in half.", field, index) from None
 
+
+def check_steps(steps: object) -> int:
+    """Integrated-gradient steps for one attribution: a whole number from 1 to ``MAX_ATTRIBUTION_STEPS``.
+
+    Raises:
+        InvalidRequest: with the range to pick from.
+    """
+    whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
+    if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_ATTRIBUTION_STEPS:
+        raise InvalidRequest(f"The steps must be a whole number from 1 to {MAX_ATTRIBUTION_STEPS}, not "
+                             f"{repr(steps)[:40]}: each step is a forward and a backward pass.", "steps")
+    return int(steps)

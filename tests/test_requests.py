@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reward.config import Settings
-from reward.requests import InvalidRequest, check_request
+from reward.requests import InvalidRequest, check_request, check_steps
 
 S = Settings(max_responses=4, max_chars=100)
 
@@ -119,3 +119,16 @@ def test_a_refusal_names_the_input_at_fault(prompt, responses, field, index):
     with pytest.raises(InvalidRequest) as err:
         check_request(prompt, responses, S)
     assert (err.value.field, err.value.index) == (field, index)
+
+
+@pytest.mark.parametrize("steps", [1, 32, 256, 64.0])
+def test_attribution_steps_in_range_pass(steps):
+    assert check_steps(steps) == int(steps)
+
+
+@pytest.mark.parametrize("steps", [0, -1, 257, 2.5, float("nan"), True, "32", None, "\ud800"])
+def test_attribution_steps_out_of_range_say_the_range(steps):
+    with pytest.raises(InvalidRequest, match="whole number from 1 to 256") as err:
+        check_steps(steps)
+    assert err.value.field == "steps"
+    str(err.value).encode("utf-8")
