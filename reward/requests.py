@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import MAX_ATTRIBUTION_STEPS, Settings
+from .config import Settings
 
 
 class InvalidRequest(ValueError):
@@ -101,6 +101,8 @@ def check_steps(steps: object) -> int:
     Raises:
         InvalidRequest: with the range to pick from.
     """
+    from .config import MAX_ATTRIBUTION_STEPS  # only the attribution feature needs it
+
     whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
     if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_ATTRIBUTION_STEPS:
         raise InvalidRequest(f"The steps must be a whole number from 1 to {MAX_ATTRIBUTION_STEPS}, not "
