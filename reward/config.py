@@ -51,6 +51,10 @@ RETRY_LOAD_AFTER_S = 60.0
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 """The evaluation's 95% interval: resamples and seed (same seed, same interval)."""
+ATTRIBUTION_STEPS = 32
+"""Integrated-gradient steps of the Why this score panel's token detail (and ``/attribute``'s default)."""
+MAX_ATTRIBUTION_STEPS = 256
+"""Most steps one attribution may ask for: each step is a forward and a backward pass."""
 WORST_PAIRS_SHOWN = 10
 """Worst-judged pairs listed by the Evaluate tab (the command line's ``--worst`` default is 5)."""
 

@@ -110,7 +110,9 @@ class RewardModel:
         # Each forward pass takes the model in turn, first come first served: a request that
         # arrives during a file job waits for the pass in progress, not for the job's chunk.
         self._turns = FairLock()
-        self._tokenizing = threading.Lock()  # a fast tokenizer must not be called from two threads at once
+        # A fast tokenizer must not be called from two threads at once (reentrant: encode may be called
+        # by code that already holds it).
+        self._tokenizing = threading.RLock()
 
     # -- encoding -----------------------------------------------------------------
     def encode(self, prompts: Sequence[str], responses: Sequence[str]) -> tuple[list[list[int]], list[bool]]:

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 
 from .batching import RequestBatcher
-from .config import MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
+from .config import ATTRIBUTION_STEPS, MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
 from .model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
 from .precision import precision_note
 from .ranking import RankedResponse, rank_responses
-from .requests import ScoringRequest, check_request
+from .requests import ScoringRequest, check_request, check_steps
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,30 @@ class RewardService:
         scores = self._batcher.score(request.prompt, request.responses)
         seconds = time.perf_counter() - start
         return RankingResult(rank_responses(request.responses, scores, request.indices), seconds)
+
+    def explain(self, prompt: object, response: object):
+        """Why ``response`` scores as it does (see :func:`reward.explain.explain`); limits as :meth:`rank`.
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
+        """
+        from .explain import explain
+
+        request = self.check(prompt, [response])
+        return explain(self.model(), request.prompt, request.responses[0])
+
+    def attribute(self, prompt: object, response: object, steps: object = ATTRIBUTION_STEPS):
+        """Integrated gradients per token (see :func:`reward.attribution.attribute`); limits as :meth:`rank`.
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit, or ``steps`` is out of range.
+            ModelLoadError: no model.
+        """
+        from .attribution import attribute
+
+        request = self.check(prompt, [response])
+        check_steps(steps)
+        return attribute(self.model(), request.prompt, request.responses[0], steps=int(steps))
 
     def describe(self) -> ModelInfo:
         """What is (or would be) loaded: the model panel's content."""
