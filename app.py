@@ -33,6 +33,7 @@ from ui.body_limit import BodyLimit, request_body_limit
 from ui.compare import add_score_api, build_compare_tab
 from ui.evaluate import build_evaluate_tab
 from ui.examples import ExampleSet, load_example_sets
+from ui.explain import add_explain_api
 from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel, quiet_input_refusals
 from ui.runtime import limit_malloc_arenas
 
@@ -51,6 +52,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
                 build_evaluate_tab(service)
         gr.Markdown(text.FOOTER)
         add_score_api(demo, service)
+        add_explain_api(demo, service)
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],
                   api_visibility="private")
     return demo

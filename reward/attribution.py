@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 
-from .explain import Token, lock_of, tokens_read
+from .explain import Token, tokens_read
 
 CHUNK_TOKENS = {"cpu": 1024}
 """Tokens (steps x sequence length) in one forward and backward pass, by device type; others get
@@ -107,7 +107,7 @@ def attribute(model, prompt: str, response: str, steps: int = 32) -> Attribution
     baseline = ids.masked_fill(content, pad)
     mask = torch.ones_like(ids)
     words = _word_embeddings(network.get_input_embeddings())
-    turn = lock_of(model, "_turns")
+    turn = model.turns
 
     def forward(input_ids, attention_mask):
         if torch.is_grad_enabled():  # a gradient step, which holds the model's turn already (see _taking_turns)

@@ -11,7 +11,6 @@ Sentences come from :func:`split_sentences`, an offline rule (no nltk/punkt data
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import asdict, dataclass
 
@@ -127,7 +126,7 @@ def tokens_read(model, prompt: str, response: str) -> TokensRead:
     tok = model.tokenizer
     args = (prompt, response) if response else (prompt,)  # as the card: an empty response is no pair at all
     ids = list(model.encode([prompt], [response])[0][0])
-    with lock_of(model, "_tokenizing"):
+    with model.tokenizing:
         full = tok(*args, truncation=False, return_token_type_ids=False, return_attention_mask=False, verbose=False)
         specials = tok.num_special_tokens_to_add(pair=bool(response))
         names = tok.convert_ids_to_tokens(ids)
@@ -149,17 +148,6 @@ def tokens_read(model, prompt: str, response: str) -> TokensRead:
         raise RuntimeError("the tokenizer's own encoding of the pair, cut, differs from the model's input")
     tokens = [Token(name, part, i, i >= TRAINED_LENGTH) for i, (name, part) in enumerate(zip(names, parts))]
     return TokensRead(ids, tokens, {"prompt": total[0] - keep[0], "response": total[1] - keep[1]})
-
-
-def lock_of(model, name: str):
-    """The model's lock called ``name``, or nothing when it has none.
-
-    ``RewardModel`` keeps its tokenizer lock (``_tokenizing``: the fast tokenizer's truncation
-    setting is shared state) and its forward-pass turns (``_turns``) private; until it offers them
-    publicly, this reads them by name and degrades to no locking for other model objects.
-    """
-    lock = getattr(model, name, None)
-    return lock if lock is not None else contextlib.nullcontext()
 
 
 # -- explaining a score -----------------------------------------------------------------------------
@@ -314,7 +302,7 @@ def _stand_ins(model, prompt: str, pieces: list[str], variants: list[list[int]])
             return None
     kwargs = {"add_special_tokens": False, "return_token_type_ids": False, "return_attention_mask": False,
               "verbose": False}
-    with lock_of(model, "_tokenizing"):
+    with model.tokenizing:
         counts = [len(row) for row in tok(pieces, **kwargs)["input_ids"]]
         response_tokens = len(tok("".join(pieces), **kwargs)["input_ids"])
         n_p = len(tok(prompt, **kwargs)["input_ids"])

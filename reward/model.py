@@ -107,12 +107,13 @@ class RewardModel:
         # Counted before any int8 conversion, which hides weights from parameters().
         self.parameters = sum(p.numel() for p in model.parameters())
         self.model = prepare_for_precision(model, precision, device)
-        # Each forward pass takes the model in turn, first come first served: a request that
-        # arrives during a file job waits for the pass in progress, not for the job's chunk.
-        self._turns = FairLock()
+        self.turns = FairLock()
+        """Held for each forward pass, granted first come first served: a request that arrives during a
+        file job waits for the pass in progress, not for the job's chunk. Hold it for any use of the network."""
         # A fast tokenizer must not be called from two threads at once (reentrant: encode may be called
         # by code that already holds it).
-        self._tokenizing = threading.RLock()
+        self.tokenizing = threading.RLock()
+        """Held for each tokenizer call (the fast tokenizer's truncation setting is shared state)."""
 
     # -- encoding -----------------------------------------------------------------
     def encode(self, prompts: Sequence[str], responses: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
@@ -120,7 +121,7 @@ class RewardModel:
 
         Bounded in memory for texts of any length (see :mod:`reward.encoding`); one caller at a time.
         """
-        with self._tokenizing:
+        with self.tokenizing:
             return encode_pairs(self.tokenizer, prompts, responses, self.max_length)
 
     # -- scoring ------------------------------------------------------------------
@@ -190,7 +191,7 @@ class RewardModel:
                 attention = (torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]).long()
             # With no padding there is nothing to mask: the mask-free attention is the
             # same arithmetic, only faster.
-            with self._turns:
+            with self.turns:
                 logits = self._forward(input_ids, attention)
             for i, value in zip(batch, logits.tolist()):
                 scores[i] = value

@@ -45,8 +45,11 @@ def test_the_api_is_documented_with_typed_parameters(client):
     info = client.view_api(print_info=False, return_format="dict")
     endpoint = info["named_endpoints"]["/score"]
     assert [p["parameter_name"] for p in endpoint["parameters"]] == ["prompt", "responses"]
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/explain"]["parameters"]] == ["prompt", "response"]
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/attribute"]["parameters"]] == [
+        "prompt", "response", "steps"]
     # UI-only events are not part of the public API.
-    assert set(info["named_endpoints"]) == {"/score"}
+    assert set(info["named_endpoints"]) == {"/score", "/explain", "/attribute"}
 
 
 @pytest.mark.parametrize(

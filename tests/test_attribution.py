@@ -153,7 +153,7 @@ def test_steps_below_one_are_refused(tiny_model):
 def test_scoring_meanwhile_is_untouched_and_turns_are_taken(tiny_model, monkeypatch):
     expected = [s.score for s in tiny_model.score(PROMPT, [SHORT, TEN])]
     taken = []
-    turns = tiny_model._turns
+    turns = tiny_model.turns
 
     class Counting:
         def __enter__(self):
@@ -163,7 +163,7 @@ def test_scoring_meanwhile_is_untouched_and_turns_are_taken(tiny_model, monkeypa
         def __exit__(self, *exc):
             return turns.__exit__(*exc)
 
-    monkeypatch.setattr(tiny_model, "_turns", Counting())
+    monkeypatch.setattr(tiny_model, "turns", Counting())
     done = threading.Event()
     seen = []
 

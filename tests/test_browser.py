@@ -138,6 +138,7 @@ def test_phone_layout_shows_everything_in_one_column(browser, app_url):
     page = context.new_page()
     page.goto(app_url)
     page.get_by_role("button", name="Capital of Australia").click()
+    expect(page.locator("#prompt textarea")).not_to_have_value("")  # the example is in before Score is pressed
     page.locator("#score-btn").click()
     expect(page.locator('#ranking [data-testid="cell-2-0"]')).to_have_text("3")
     expect(page.locator("#reward-plot").locator("canvas, svg").first).to_be_visible()
@@ -184,3 +185,53 @@ def test_evaluate_tab_runs_the_sample_pairs_with_one_click(page):
                                                                     re.compile(r"sample_pairs\.evaluated\.jsonl$"))
     expect(page.locator('#eval-worst [data-testid="cell-0-0"]')).to_be_attached()
     page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
+
+
+def open_why_for_the_bad_response(page):
+    """Score the card's example, then click the Bad Response (Response 2) row of the ranking."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="AI Ethics (model card)").click()
+    expect(page.locator("#prompt textarea")).to_have_value("Why is AI Ethics important?")
+    page.locator("#score-btn").click()
+    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
+    row = ranked_labels(page, 2).index("Response 2")
+    page.locator(f'#ranking [data-testid="cell-{row}-1"]').click()
+    expect(page.locator("#why-panel")).to_be_visible()
+    expect(page.locator("#why-picker input")).to_have_value(re.compile(r"Response 2 \("))
+
+
+def test_why_this_score_explains_the_bad_response(page, client):
+    from playwright.sync_api import expect
+
+    open_why_for_the_bad_response(page)
+    bad = "Who cares about AI Ethics? It's just a bunch of whining about humans making and using AI and bitching " \
+          "about what the machines do."
+    explained = client.predict("Why is AI Ethics important?", bad, api_name="/explain")
+    spans = page.locator('#why-sentences [data-testid="highlighted-text:textfield"] .text')
+    expect(spans).to_have_count(len(explained["sentences"]))
+    assert [t.strip() for t in spans.all_inner_texts()] == [s["text"].strip() for s in explained["sentences"]]
+    effects = [page.locator(f'#why-effects [data-testid="cell-{i}-2"]').inner_text() for i in range(len(spans.all()))]
+    assert [float(e) for e in effects] == [round(s["effect"], 3) for s in explained["sentences"]]
+    expect(page.locator("#why-prefixes").locator("canvas, svg").first).to_be_visible()
+    expect(page.locator("#why-tokens")).to_contain_text("[CLS]")
+    expect(page.locator("#why-token-note")).to_contain_text(f"{len(explained['tokens'])} tokens")
+    expect(page.locator("#why-attribution")).to_be_hidden()
+    page.locator("#why-attribute-btn").click()
+    expect(page.locator("#why-attribution")).to_be_visible()
+    expect(page.locator("#why-attribution-note")).to_contain_text("off by")
+    page.locator("#why-panel").screenshot(path=str(ARTIFACTS / "why.png"))
+
+
+def test_why_this_score_reads_on_a_phone(browser, app_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    page.goto(app_url)
+    open_why_for_the_bad_response(page)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#why-sentences .text").first).to_be_visible()
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390 + 1, f"the page scrolls sideways on a phone ({page_width}px wide)"
+    page.locator("#why-panel").screenshot(path=str(ARTIFACTS / "why-phone.png"))
+    context.close()

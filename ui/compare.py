@@ -5,11 +5,12 @@ from __future__ import annotations
 import gradio as gr
 
 from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
-from reward.ranking import plot_frame, ranking_table
+from reward.ranking import plot_frame, ranking_table, response_label
 from reward.requests import InvalidRequest
 from reward.service import RankingResult, RewardService
 
 from .examples import ExampleSet
+from .explain import attribute_choice, build_why_panel, explain_choice
 from .page import load_error_banner, model_panel, problems_as_messages
 
 SCORING = dict(concurrency_id="scoring")
@@ -74,6 +75,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
             plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
                               x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
                               elem_id="reward-plot")
+    scored = gr.State(None)  # the last scoring's prompt and responses, for the Why this score panel
+    why = build_why_panel()
 
     def show(n: int) -> list:
         return [gr.update(visible=i < n) for i in range(PAGE_RESPONSE_BOXES)]
@@ -103,8 +106,19 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def score_page(prompt_text: str, n: int, *texts: str):
         result = rank(service, prompt_text, list(texts[:n]))
+        labels = [f"#{r.rank} · {response_label(r.index)} ({r.score:+.3f})" for r in result.ranked]
+        scored = {"prompt": prompt_text, "responses": {label: r.response for label, r in zip(labels, result.ranked)},
+                  "labels": labels}
         return (ranking_table(result.ranked, settings.max_length), plot_frame(result.ranked),
-                model_panel(service, result), load_error_banner(service))
+                model_panel(service, result), load_error_banner(service), scored,
+                gr.update(choices=labels, value=None), gr.update(visible=True),
+                *[None] * (len(why.explained) - 1), "")
+
+    def pick_row(scored: dict | None, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if not scored or not isinstance(row, int) or not 0 <= row < len(scored["labels"]):
+            return gr.update()
+        return scored["labels"][row]
 
     def check_page(prompt_text: str, n: int, *texts: str):
         # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
@@ -115,12 +129,18 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     page_only = dict(api_visibility="private", queue=False)
     add_btn.click(add, count, [count, *boxes], **page_only)
     remove_btn.click(remove, [count, *boxes], [count, *boxes], **page_only)
-    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot], **page_only)
+    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot, scored, why.panel], **page_only)
     for button, ex in zip(example_buttons, examples):
         button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], **page_only)
     gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
-          outputs=[table, plot, panel, banner], api_visibility="private", validator=check_page,
-          concurrency_limit=settings.concurrency, **SCORING)
+          outputs=[table, plot, panel, banner, scored, why.picker, why.panel, *why.explained],
+          api_visibility="private", validator=check_page, concurrency_limit=settings.concurrency, **SCORING)
+    table.select(pick_row, scored, why.picker, **page_only)
+    why.picker.change(lambda state, label: explain_choice(service, state, label), [scored, why.picker],
+                      why.explained, api_visibility="private", concurrency_limit=settings.concurrency, **SCORING)
+    why.attribute.click(lambda state, label: attribute_choice(service, state, label), [scored, why.picker],
+                        [why.attribution, why.attribution_note], api_visibility="private",
+                        concurrency_id="attribute", concurrency_limit=1)
 
 
 def add_score_api(demo: gr.Blocks, service: RewardService) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from reward.attribution import AttributionUnavailable
 from reward.config import ModelLoadError
 from reward.formats import FileProblem
 from reward.requests import InvalidRequest
@@ -27,10 +28,12 @@ CSS = """
 #load-error { border-left: 4px solid #dc2626; padding-left: 0.8em; }
 /* Keep the ranking inside the screen on phones: columns share the width instead of
    widening the page to the headers' natural size. */
-#ranking table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }
+#ranking table, #why-effects table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }
 @media (max-width: 640px) {
   /* On a phone the figures matter most: the text preview (last column) gives way. */
   #ranking [aria-colindex="6"] { display: none; }
+  /* The sentences are shown highlighted above their effects: the table keeps the figures. */
+  #why-effects [aria-colindex="2"] { display: none; }
   #ranking { font-size: 0.9em; }
 }
 """
@@ -47,7 +50,7 @@ SHORTCUT_JS = """
 }
 """
 
-EXPECTED_PROBLEMS = (InvalidRequest, ModelLoadError, FileProblem)
+EXPECTED_PROBLEMS = (InvalidRequest, ModelLoadError, FileProblem, AttributionUnavailable)
 """Problems with what the user gave or set up: shown as they are, never logged with a traceback."""
 
 
