@@ -71,13 +71,15 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # Request bodies are capped at what the largest valid request needs (the page sends
     # the prompt and all its boxes); files go through the upload route and its own limit.
     body_limit = Middleware(
-        BodyLimit, max_bytes=request_body_limit(1 + max(settings.max_responses, PAGE_RESPONSE_BOXES), settings.max_chars),
+        BodyLimit,
+        max_bytes=request_body_limit(1 + max(settings.max_responses, PAGE_RESPONSE_BOXES), settings.max_chars),
         exempt=("/gradio_api/upload",),
         hint=f"Shorten the texts (up to {settings.max_chars:,} characters each) or send fewer responses "
              f"(up to {settings.max_responses}).")
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit]
-    return demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES, max_threads=max(40, settings.concurrency + 8),
+    return demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
+                       max_threads=max(40, settings.concurrency + 8),
                        allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
 
 

@@ -18,15 +18,11 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 
+from .config import ATTRIBUTION_PASS_TOKENS, ATTRIBUTION_PASS_TOKENS_ELSEWHERE
 from .explain import Token, tokens_read
 
-CHUNK_TOKENS = {"cpu": 1024}
-"""Tokens (steps x sequence length) in one forward and backward pass, by device type; others get
-``OTHER_CHUNK_TOKENS``. This bounds memory: BERT-base keeps about 0.5 MB of activations per token for the
-backward pass (measured on a CPU), so 32 steps of 512 tokens at once would hold some 8 GB. On a CPU it also bounds
-how long a scoring request waits, the model being taken in turn one pass at a time (1024 tokens: about 0.5 GB, a
-pass of a few seconds on two cores, and no slower overall than larger passes there)."""
-OTHER_CHUNK_TOKENS = 4096
+CHUNK_TOKENS = ATTRIBUTION_PASS_TOKENS
+OTHER_CHUNK_TOKENS = ATTRIBUTION_PASS_TOKENS_ELSEWHERE
 
 
 class AttributionUnavailable(ValueError):

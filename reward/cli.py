@@ -31,6 +31,8 @@ from .config import (
     MAX_FILE_BYTES,
     MAX_ROWS,
     MIB,
+    TERMINAL_TEXT_WIDTH,
+    WORST_PAIRS_PRINTED,
     ConfigError,
     ModelLoadError,
     Settings,
@@ -44,8 +46,7 @@ from .requests import InvalidRequest
 from .scoring import ScoringInterrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_KEPT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-PROMPT_WIDTH = 70
-"""Characters of each worst-judged pair's prompt shown in the terminal."""
+PROMPT_WIDTH = TERMINAL_TEXT_WIDTH
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the column of prompts (default: prompt, else taken from the dialogues)")
     evaluate.add_argument("--chosen-column", default="chosen", help="the column of preferred responses")
     evaluate.add_argument("--rejected-column", default="rejected", help="the column of rejected responses")
-    evaluate.add_argument("--worst", type=int, default=5, metavar="K", help="show the K worst-judged pairs (0: none)")
+    evaluate.add_argument("--worst", type=int, default=WORST_PAIRS_PRINTED, metavar="K",
+                          help=f"show the K worst-judged pairs (0: none; default {WORST_PAIRS_PRINTED})")
     evaluate.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
                           help=f"bootstrap resamples (default {BOOTSTRAP_RESAMPLES})")
     evaluate.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
@@ -271,8 +273,8 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
              if dropped["prompt"] or dropped["response"] else ""), file=out)
     print("sentences (effect = score - score without the sentence):", file=out)
     for i, sentence in enumerate(data["sentences"], start=1):
-        print(f"  {i:>3}  {sentence['effect']:+8.3f}  {json.dumps(shorten(sentence['text'], PROMPT_WIDTH), ensure_ascii=False)}",
-              file=out)
+        shown = json.dumps(shorten(sentence["text"], PROMPT_WIDTH), ensure_ascii=False)
+        print(f"  {i:>3}  {sentence['effect']:+8.3f}  {shown}", file=out)
     print("score after each sentence:", file=out)
     for prefix in data["prefixes"]:
         print(f"  {prefix['sentences']:>3}  {prefix['score']:+8.3f}", file=out)

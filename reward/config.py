@@ -56,7 +56,27 @@ ATTRIBUTION_STEPS = 32
 MAX_ATTRIBUTION_STEPS = 256
 """Most steps one attribution may ask for: each step is a forward and a backward pass."""
 WORST_PAIRS_SHOWN = 10
-"""Worst-judged pairs listed by the Evaluate tab (the command line's ``--worst`` default is 5)."""
+"""Worst-judged pairs listed by the Evaluate tab."""
+WORST_PAIRS_PRINTED = 5
+"""Worst-judged pairs printed by ``python -m reward evaluate`` (its ``--worst`` default)."""
+TABLE_TEXT_WIDTH = 90
+"""Characters of each response the ranking table shows."""
+TERMINAL_TEXT_WIDTH = 70
+"""Characters of a prompt or sentence the command line prints on one line."""
+LONG_TEXT_CHARS = 32
+"""A text of more than this many characters per ``max_length`` token is tokenized a window at a time."""
+TOKENIZER_WINDOWS = (1 << 10, 1 << 16, 4)
+"""Windows of the bounded tokenization: the first and largest in characters (about 150 bytes of tokenizer
+memory each), and how many are tokenized in one call."""
+EXPLAIN_ENCODE_CHARS = 1 << 20
+"""Characters tokenized in one call while explaining: bounds the tokenizer's memory for any number of texts."""
+ATTRIBUTION_PASS_TOKENS = {"cpu": 1024}
+"""Tokens (steps x sequence length) in one forward and backward pass of integrated gradients, by device type;
+others get ``ATTRIBUTION_PASS_TOKENS_ELSEWHERE``. This bounds memory: BERT-base keeps about 0.5 MB of
+activations per token for the backward pass (measured on a CPU), so 32 steps of 512 tokens at once would hold
+some 8 GB. On a CPU it also bounds how long a scoring request waits, the model being taken in turn one pass
+at a time (1024 tokens: about 0.5 GB, a pass of a few seconds on two cores, and no slower overall there)."""
+ATTRIBUTION_PASS_TOKENS_ELSEWHERE = 4096
 
 
 class ConfigError(ValueError):

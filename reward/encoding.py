@@ -29,10 +29,11 @@ import unicodedata
 import weakref
 from collections.abc import Iterator, Sequence
 
+from .config import LONG_TEXT_CHARS, TOKENIZER_WINDOWS
+
 log = logging.getLogger(__name__)
 
-LONG_TEXT_CHARS = 32  # a text of more than this many characters per max_length token takes the bounded path
-MIN_WINDOW, MAX_WINDOW, BATCH = 1 << 10, 1 << 16, 4  # characters tokenized at once (~150 bytes each), windows a batch
+MIN_WINDOW, MAX_WINDOW, BATCH = TOKENIZER_WINDOWS
 
 
 def longest_first(n1: int, n2: int, budget: int) -> tuple[int, int]:

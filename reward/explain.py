@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from .config import EXPLAIN_ENCODE_CHARS
 from .encoding import longest_first
 
 TRAINED_LENGTH = 400
@@ -169,12 +170,11 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Prefix:
-    """The response up to the end of its j-th sentence, and its score."""
+    """The response up to the end of its ``sentences``-th sentence (counted from 1; the last prefix is the
+    whole response): ``text`` is ``response[:end of that sentence]``, exactly the string scored."""
 
     sentences: int
-    """j, from 1; the last prefix is the whole response."""
     text: str
-    """``response[:end of sentence j]``: exactly the string scored."""
     score: float
 
 
@@ -253,8 +253,7 @@ def explain(model, prompt: str, response: str) -> Explanation:
     )
 
 
-ENCODE_CHARS = 1 << 20
-"""Characters tokenized in one call while explaining: bounds the tokenizer's memory for any number of texts."""
+ENCODE_CHARS = EXPLAIN_ENCODE_CHARS
 
 
 def _encode(model, prompt: str, texts: list[str]) -> dict[str, tuple[int, ...]]:

@@ -9,11 +9,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from .config import TABLE_TEXT_WIDTH
 from .display import shorten
 from .model import PairScore
 
-TEXT_WIDTH = 90
-"""Characters of each response the ranking table shows."""
+TEXT_WIDTH = TABLE_TEXT_WIDTH
 
 
 @dataclass(frozen=True)

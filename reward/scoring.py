@@ -101,7 +101,7 @@ def load_for_scoring(source: str | Path, prompt_column: str = "prompt", response
     return df
 
 
-# -- scoring and keeping what was scored -------------------------------------------------------------------------------------
+# -- scoring and keeping what was scored ------------------------------------------------------
 
 
 def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prompt",

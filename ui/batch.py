@@ -13,77 +13,66 @@ from reward.scoring import ScoringInterrupted, score_file
 from reward.service import RewardService
 from reward.writing import NEUTRALIZE_MARK
 
-from .files import (
-    Picker,
-    columns_of,
-    file_tab,
-    histogram,
-    output_path,
-    progress_callback,
-    rescued_note,
-    rounded,
-    sorted_histogram,
-    stopped_message,
-    upload_name,
-)
+from . import files
 from .page import problems_as_messages
 
 
 def score_upload(service: RewardService, path: str | None, prompt_column: str, response_column: str,
                  progress: gr.Progress | None = None, neutralize_formulas: bool = False):
     """Score every row of an uploaded file; returns summary, preview, histogram, download."""
-    name = upload_name(path, "a CSV, JSONL or Parquet file of prompts and responses")
+    name = files.upload_name(path, "a CSV, JSONL or Parquet file of prompts and responses")
     with problems_as_messages("Scoring the file", "Try a smaller file") as server_paths:
-        out = output_path(scored_name(name))
+        out = files.output_path(scored_name(name))
         server_paths.append(out)
         try:
             result = score_file(service.model, path, out, prompt_column or "prompt", response_column or "response",
-                                name=name, progress=progress_callback(progress, "Scoring"),
+                                name=name, progress=files.progress_callback(progress, "Scoring"),
                                 chunk_rows=UPLOAD_CHUNK_ROWS, max_rows=UPLOAD_MAX_ROWS,
                                 neutralize_formulas=bool(neutralize_formulas))
             note = ""
         except ResultRescued as kept:
-            result, note = kept.result, rescued_note(kept)
+            result, note = kept.result, files.rescued_note(kept)
         except ScoringInterrupted as stop:
             partial = stop.partial
             scores = partial["score"].tolist() if partial is not None and "score" in partial else []
-            return (stopped_message(stop), None if partial is None else rounded(preview_frame(partial)),
+            return (files.stopped_message(stop), None if partial is None else files.rounded(preview_frame(partial)),
                     histogram_frame(scores), str(stop.output) if stop.output else None)
     df, summary = result.table, result.summary
     cut = f", {summary.truncated:,} cut at {summary.max_length} tokens" if summary.truncated else ""
     text = (f"**Scored {summary.rows:,} rows** of `{name}` in {summary.seconds:.1f} s "
-            f"({summary.rows_per_second:.1f} rows/s){cut}{empty_note(summary.empty, 'rows')}. Mean reward {df['score'].mean():+.3f}; the download "
+            f"({summary.rows_per_second:.1f} rows/s){cut}{empty_note(summary.empty, 'rows')}. "
+            f"Mean reward {df['score'].mean():+.3f}; the download "
             f"keeps the rows in their original order with `score`, `tokens` and `truncated` added.{note}")
-    return text, rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(result.output)
+    return text, files.rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(result.output)
 
 
 def build_batch_tab(service: RewardService) -> None:
-    tab = file_tab(
+    tab = files.file_tab(
         "batch",
         f"Upload a file of prompts and responses (CSV, TSV, JSONL, JSON or Parquet, also gzipped; up to "
         f"{UPLOAD_MAX_ROWS:,} rows and {MAX_FILE_BYTES // MIB} MB here, more with `python -m reward score`). "
         "Every row is scored; the download is your file, rows in their order, with `score`, `tokens` and "
         "`truncated` columns added.",
         "File to score",
-        [Picker("Prompt column", "prompt", "batch-prompt-column"),
-         Picker("Response column", "response", "batch-response-column")],
+        [files.Picker("Prompt column", "prompt", "batch-prompt-column"),
+         files.Picker("Response column", "response", "batch-response-column")],
         "Score file", "Scored file",
         option_label=f"Spreadsheet-safe CSV/TSV: put {NEUTRALIZE_MARK} before text starting with = + - @ so a "
                      "spreadsheet shows it instead of running it as a formula (off: text comes back exactly)")
-    hist = histogram("Scores (histogram)", "Reward", "batch-histogram")
+    hist = files.histogram("Scores (histogram)", "Reward", "batch-histogram")
     preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, elem_id="batch-preview")
 
     def pick_columns(path):
         if not path:
             return gr.update(), gr.update()
-        columns = columns_of(path)
+        columns = files.columns_of(path)
         prompt, response = suggest_columns(columns)
         return (gr.update(choices=columns, value=prompt or columns[0]),
                 gr.update(choices=columns, value=response or columns[min(1, len(columns) - 1)]))
 
     def run_batch(path, prompt, response, neutralize, progress=gr.Progress()):
         text, table, scores, out = score_upload(service, path, prompt, response, progress, neutralize)
-        return text, table, sorted_histogram(scores), out
+        return text, table, files.sorted_histogram(scores), out
 
     tab.upload.change(pick_columns, tab.upload, tab.pickers, api_visibility="private")
     tab.run.click(run_batch, [tab.upload, *tab.pickers, tab.option], [tab.summary, preview, hist, tab.download],

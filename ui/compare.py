@@ -102,7 +102,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         texts = ex.responses[:most]
         n = max(len(texts), 1)
         return (n, ex.prompt,
-                *[gr.update(visible=i < n, value=texts[i] if i < len(texts) else "") for i in range(PAGE_RESPONSE_BOXES)])
+                *[gr.update(visible=i < n, value=texts[i] if i < len(texts) else "")
+                  for i in range(PAGE_RESPONSE_BOXES)])
 
     def score_page(prompt_text: str, n: int, *texts: str):
         result = rank(service, prompt_text, list(texts[:n]))

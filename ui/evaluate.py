@@ -13,20 +13,7 @@ from reward.pairs import LAYOUT_NAMES
 from reward.scoring import ScoringInterrupted
 from reward.service import RewardService
 
-from . import text
-from .files import (
-    Picker,
-    columns_of,
-    file_tab,
-    histogram,
-    output_path,
-    progress_callback,
-    rescued_note,
-    rounded,
-    sorted_histogram,
-    stopped_message,
-    upload_name,
-)
+from . import files, text
 from .page import problems_as_messages
 
 NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
@@ -36,53 +23,54 @@ WORST_COLUMNS = ["row", "margin", "score_chosen", "score_rejected", "prompt", "c
 def evaluate_upload(service: RewardService, path: str | None, prompt_column: str, chosen_column: str,
                     rejected_column: str, progress: gr.Progress | None = None):
     """Accuracy on uploaded preference pairs; returns summary, histogram, worst pairs, download."""
-    name = upload_name(path, "a file of (prompt, chosen, rejected) pairs, or try the sample pairs")
+    name = files.upload_name(path, "a file of (prompt, chosen, rejected) pairs, or try the sample pairs")
     prompt = None if not prompt_column or prompt_column == NO_PROMPT_COLUMN else prompt_column
     with problems_as_messages("Evaluating the file", "Try a smaller file") as server_paths:
-        out = output_path(evaluated_name(name))
+        out = files.output_path(evaluated_name(name))
         server_paths.append(out)
         try:
             evaluation = evaluate_file(service.model, path, out, prompt_column=prompt,
                                        chosen_column=chosen_column or "chosen",
                                        rejected_column=rejected_column or "rejected", name=name,
-                                       progress=progress_callback(progress, "Scoring pairs"),
+                                       progress=files.progress_callback(progress, "Scoring pairs"),
                                        chunk_rows=UPLOAD_CHUNK_ROWS, max_rows=UPLOAD_MAX_ROWS)
             note = ""
         except ResultRescued as kept:
-            evaluation, note, out = kept.result, rescued_note(kept), kept.rescue
+            evaluation, note, out = kept.result, files.rescued_note(kept), kept.rescue
         except ScoringInterrupted as stop:
-            return stopped_message(stop), None, None, str(stop.output) if stop.output else None
+            return files.stopped_message(stop), None, None, str(stop.output) if stop.output else None
     s = evaluation.summary
     info = service.describe()
     summary = (f"### Accuracy {s.accuracy:.1%} on {s.n:,} pairs\n"
                f"95% bootstrap interval **{s.ci_low:.1%} to {s.ci_high:.1%}** · {s.ties:,} tie{'s' * (s.ties != 1)} · "
                f"mean margin (chosen minus rejected) **{s.mean_margin:+.3f}** · {s.truncated:,} pairs cut at "
-               f"{info.max_length} tokens{empty_note(s.empty, 'pairs').replace(';', ' ·')} · read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
+               f"{info.max_length} tokens{empty_note(s.empty, 'pairs').replace(';', ' ·')} · "
+               f"read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
                "Accuracy counts pairs whose chosen response scored strictly above the rejected one (a tie is not a "
                "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else "") + note)
-    worst = rounded(preview_frame(worst_pairs(evaluation.results, WORST_PAIRS_SHOWN)[WORST_COLUMNS], width=120))
+    worst = files.rounded(preview_frame(worst_pairs(evaluation.results, WORST_PAIRS_SHOWN)[WORST_COLUMNS], width=120))
     return summary, histogram_frame(evaluation.results["margin"].tolist()), worst, str(out)
 
 
 def build_evaluate_tab(service: RewardService) -> None:
-    tab = file_tab(
+    tab = files.file_tab(
         "eval",
         "How often does the model prefer the response people preferred? Upload (prompt, chosen, rejected) pairs: "
         "columns with those names, or `chosen`/`rejected` whole dialogues as in Anthropic's HH-RLHF (split at the "
         "last shared \"Assistant:\" turn), or chat-message lists. No file at hand? Try the sample pairs.",
         "Preference pairs",
-        [Picker("Prompt column", "prompt", "eval-prompt-column", (NO_PROMPT_COLUMN,)),
-         Picker("Chosen column", "chosen", "eval-chosen-column"),
-         Picker("Rejected column", "rejected", "eval-rejected-column")],
+        [files.Picker("Prompt column", "prompt", "eval-prompt-column", (NO_PROMPT_COLUMN,)),
+         files.Picker("Chosen column", "chosen", "eval-chosen-column"),
+         files.Picker("Rejected column", "rejected", "eval-rejected-column")],
         "Evaluate", "Per-pair results", sample_label="Try the sample pairs")
-    hist = histogram("Margins: score(chosen) minus score(rejected)", "Margin", "eval-histogram")
+    hist = files.histogram("Margins: score(chosen) minus score(rejected)", "Margin", "eval-histogram")
     worst = gr.Dataframe(label=f"The {WORST_PAIRS_SHOWN} worst-judged pairs (most negative margin first)",
                          interactive=False, wrap=True, elem_id="eval-worst")
 
     def pick_columns(path):
         if not path:
             return gr.update(), gr.update(), gr.update()
-        columns = columns_of(path)
+        columns = files.columns_of(path)
         prompt = "prompt" if "prompt" in columns else NO_PROMPT_COLUMN
         return (gr.update(choices=[*columns, NO_PROMPT_COLUMN], value=prompt),
                 gr.update(choices=columns, value="chosen" if "chosen" in columns else columns[0]),
@@ -90,7 +78,7 @@ def build_evaluate_tab(service: RewardService) -> None:
 
     def run_evaluation(path, prompt, chosen, rejected, progress=gr.Progress()):
         summary, margins, table, out = evaluate_upload(service, path, prompt, chosen, rejected, progress)
-        return summary, sorted_histogram(margins), table, out
+        return summary, files.sorted_histogram(margins), table, out
 
     inputs, outputs = [tab.upload, *tab.pickers], [tab.summary, hist, worst, tab.download]
     one_file_job = dict(api_visibility="private", concurrency_id="files", concurrency_limit=1)
