@@ -378,3 +378,14 @@ def test_suggest_columns_for_the_pickers():
     assert suggest_columns(["Question", "Answer", "id"]) == ("Question", "Answer")
     assert suggest_columns(["instruction", "input", "output"]) == ("instruction", "output")
     assert suggest_columns(["a", "b"]) == (None, None)
+
+
+@pytest.mark.parametrize("source, scored, evaluated", [
+    ("pairs.csv", "pairs.scored.csv", "pairs.evaluated.csv"),
+    ("my.scored.csv", "my.scored.scored.csv", "my.scored.evaluated.csv"),
+    ("hh.jsonl.gz", "hh.scored.jsonl.gz", "hh.evaluated.jsonl.gz"),
+])
+def test_derived_names_keep_the_format_and_the_whole_stem(source, scored, evaluated):
+    from reward.formats import evaluated_name
+
+    assert (scored_name(source), evaluated_name(source)) == (scored, evaluated)

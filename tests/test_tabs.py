@@ -117,3 +117,23 @@ def test_batch_download_can_be_made_spreadsheet_safe(service, tmp_path):
     assert pd.read_csv(exact, dtype=str)["prompt"].tolist() == ["=HYPERLINK(\"x\")", "fine"]
     back = pd.read_csv(safe, dtype=str)
     assert back["prompt"].tolist() == ["'=HYPERLINK(\"x\")", "fine"] and back["response"].tolist() == ["ok", "'-1"]
+
+
+def test_the_cards_webgpt_figure_is_quoted_only_for_the_cards_model(service):
+    from reward.config import DEFAULT_MODEL
+    from reward.model import ModelInfo
+
+    text, *_ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    assert "52.61%" not in text  # the tiny model is not the card's model
+    info = dict(model=DEFAULT_MODEL, revision="default", device="cpu", precision="fp32", precision_note="",
+                max_length=512, batch_size=8)
+    assert ModelInfo(**info).is_card_model and not ModelInfo(**{**info, "model": "tiny-model"}).is_card_model
+
+
+def test_a_deeply_nested_upload_gets_a_message_not_a_bare_error(service, tmp_path):
+    src = tmp_path / "deep.jsonl"
+    src.write_text('{"prompt": "q", "response": "a"}\n{"prompt": "q", "response": "a", "x": '
+                   + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(gr.Error, match="line 2.*nested too deep") as info:
+        score_upload(service, str(src), "prompt", "response")
+    assert info.value.print_exception is False  # an expected problem: no traceback in the server log
