@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     # event that nobody running the app can act on.
     warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|copy keyword)", module=r"gradio\.queueing")
     settings = parse_settings(argv)
-    limit_malloc_arenas()  # memory stays flat under many worker threads; see reward/runtime.py
+    limit_malloc_arenas()  # memory stays flat under many worker threads; see ui/runtime.py
     service = RewardService(settings)
     try:
         service.model()  # warm up once, before the first visitor

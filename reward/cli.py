@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from .attribution import AttributionUnavailable
 from .config import (
     ATTRIBUTION_STEPS,
     BOOTSTRAP_RESAMPLES,
@@ -253,6 +254,9 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     request = check_request(args.prompt, [args.response], settings)
     if args.attribute:
         check_steps(args.steps)
+        if settings.precision == "int8":  # refused now, not after the explanation has run
+            raise AttributionUnavailable("Integrated gradients need a float model: run with --precision fp32 "
+                                         "(or bf16/fp16), not int8.")
     model = _loader(settings)()
     explanation = explain(model, request.prompt, request.responses[0])
     attribution = None
@@ -307,7 +311,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except ResultRescued as kept:
         print(f"error: {kept}", file=err)
         return EXIT_KEPT
-    except (FileProblem, ConfigError, InvalidRequest) as problem:
+    except (FileProblem, ConfigError, InvalidRequest, AttributionUnavailable) as problem:
         print(f"error: {problem}", file=err)
         return EXIT_BAD_INPUT
     except ModelLoadError as problem:

@@ -68,6 +68,8 @@ LONG_TEXT_CHARS = 32
 TOKENIZER_WINDOWS = (1 << 10, 1 << 16, 4)
 """Windows of the bounded tokenization: the first and largest in characters (about 150 bytes of tokenizer
 memory each), and how many are tokenized in one call."""
+TOKENIZER_BATCH_CHARS = 1 << 20
+"""Characters of ordinary rows tokenized in one call: a chunk of many medium-sized texts is tokenized in runs."""
 EXPLAIN_ENCODE_CHARS = 1 << 20
 """Characters tokenized in one call while explaining: bounds the tokenizer's memory for any number of texts."""
 ATTRIBUTION_PASS_TOKENS = {"cpu": 1024}

@@ -29,7 +29,7 @@ import unicodedata
 import weakref
 from collections.abc import Iterator, Sequence
 
-from .config import LONG_TEXT_CHARS, TOKENIZER_WINDOWS
+from .config import LONG_TEXT_CHARS, TOKENIZER_BATCH_CHARS, TOKENIZER_WINDOWS
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,26 @@ def _encode_whole(tokenizer, prompts, responses, rows, ids, **kwargs) -> None:
     kwargs.update(return_token_type_ids=False, return_attention_mask=False, verbose=False)
     kwargs.setdefault("truncation", False)
     for group in ([i for i in rows if responses[i]], [i for i in rows if not responses[i]]):
-        if group:
-            texts = [[prompts[i] for i in group]] + ([[responses[i] for i in group]] if responses[group[0]] else [])
-            for i, row in zip(group, tokenizer(*texts, **kwargs)["input_ids"]):
+        for part in _by_characters(group, prompts, responses):
+            texts = [[prompts[i] for i in part]] + ([[responses[i] for i in part]] if responses[part[0]] else [])
+            for i, row in zip(part, tokenizer(*texts, **kwargs)["input_ids"]):
                 ids[i] = row
+
+
+def _by_characters(rows: list[int], prompts, responses) -> Iterator[list[int]]:
+    """``rows`` in runs of at most ``TOKENIZER_BATCH_CHARS`` characters (always at least one row): the
+    tokenizer's memory follows one run, not a whole chunk of medium-sized texts."""
+    run: list[int] = []
+    size = 0
+    for i in rows:
+        length = len(prompts[i]) + len(responses[i])
+        if run and size + length > TOKENIZER_BATCH_CHARS:
+            yield run
+            run, size = [], 0
+        run.append(i)
+        size += length
+    if run:
+        yield run
 
 
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

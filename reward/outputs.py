@@ -13,7 +13,8 @@ from .writing import write_table
 if TYPE_CHECKING:
     import pandas as pd
 
-RESCUE_SUFFIX = ".rescue.jsonl"
+RESCUE_SUFFIXES = (".rescue.jsonl", ".rescue.parquet")
+"""JSON lines first (any tool reads them); Parquet holds what JSON cannot (bytes that are not text)."""
 
 
 class ResultRescued(FileProblem):
@@ -73,9 +74,12 @@ def check_output_path(destination: str | Path, source: str | Path | None = None)
 
 
 def rescue_places(destination: Path) -> list[Path]:
-    """Where a result is kept when ``destination`` cannot take it: beside it, here, then the temp folder."""
-    name = destination.name + RESCUE_SUFFIX
-    places = [destination.with_name(name), Path.cwd() / name, Path(tempfile.gettempdir()) / name]
+    """Where a result is kept when ``destination`` cannot take it: beside it, here, then the temp folder;
+    as JSON lines, then (for what JSON cannot hold) as Parquet."""
+    places = []
+    for suffix in RESCUE_SUFFIXES:
+        name = destination.name + suffix
+        places += [destination.with_name(name), Path.cwd() / name, Path(tempfile.gettempdir()) / name]
     return list(dict.fromkeys(places))
 
 
@@ -103,7 +107,8 @@ def keep(df: pd.DataFrame, destination: Path, *, neutralize_formulas: bool = Fal
 
 
 def save_or_rescue(df: pd.DataFrame, destination: Path, *, neutralize_formulas: bool = False) -> Path:
-    """Write a finished result; if that fails, keep it as JSON lines in a rescue place so no scoring is lost.
+    """Write a finished result; if that fails, keep it in a rescue place (see :func:`rescue_places`) so no
+    scoring is lost.
 
     Raises:
         ResultRescued: the write failed; the message says where the complete result went.

@@ -25,8 +25,13 @@ class FairLock:
         me = object()
         with self._turns:
             self._waiting.append(me)
-            while self._held or self._waiting[0] is not me:
-                self._turns.wait()
+            try:
+                while self._held or self._waiting[0] is not me:
+                    self._turns.wait()
+            except BaseException:  # e.g. KeyboardInterrupt while waiting: leave the line, let the next one go
+                self._waiting.remove(me)
+                self._turns.notify_all()
+                raise
             self._waiting.popleft()
             self._held = True
         return self

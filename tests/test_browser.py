@@ -235,3 +235,18 @@ def test_why_this_score_reads_on_a_phone(browser, app_url):
     assert page_width <= 390 + 1, f"the page scrolls sideways on a phone ({page_width}px wide)"
     page.locator("#why-panel").screenshot(path=str(ARTIFACTS / "why-phone.png"))
     context.close()
+
+
+def test_clear_all_empties_the_page_and_closes_the_why_panel(page):
+    from playwright.sync_api import expect
+
+    open_why_for_the_bad_response(page)
+    page.locator("#clear-btn").click()
+    expect(page.locator("#why-panel")).to_be_hidden()
+    expect(page.locator("#prompt textarea")).to_have_value("")
+    expect(page.locator('#ranking [data-testid="cell-0-0"]')).to_have_count(0)
+    page.get_by_role("button", name="Capital of Australia").click()
+    expect(page.locator("#prompt textarea")).not_to_have_value("")
+    page.locator("#score-btn").click()  # the page still works after clearing
+    expect(page.locator('#ranking [data-testid="cell-0-0"]')).to_have_text("1")
+    expect(page.locator("#why-panel")).to_be_visible()

@@ -230,3 +230,22 @@ def test_a_5_mb_cell_is_never_tokenized_whole(tokenizers):
     assert (ids[0], cut[0]) == (card(tok, "Why?", head, 512)[0], True)
     assert (ids[1], cut[1]) == card(tok, "Why?", "a" * 200, 512) and ids[1][-2] == tok.unk_token_id
     assert (ids[2], cut[2]) == card_long(tok, cell[:100_000], cell[1:100_001], 512)
+
+
+def test_many_medium_texts_are_tokenized_in_runs_of_bounded_size(tokenizers):
+    """A chunk of 2,000 rows of 8,000 characters each (each under the bounded path's threshold) is
+    tokenized a run of at most TOKENIZER_BATCH_CHARS characters at a time, with the same ids."""
+    tok = tokenizers["cased"]
+    totals = []
+
+    class Totals(Recording):
+        def __call__(self, *texts, **kwargs):
+            totals.append(sum(len(t) for batch in texts for t in ([batch] if isinstance(batch, str) else batch)))
+            return super().__call__(*texts, **kwargs)
+
+    text = ((WORDS + " ") * 400)[:4_000]
+    prompts, responses = [f"Q{i}? " + text for i in range(300)], [text + f" A{i}." for i in range(300)]
+    ids, cut = encode_pairs(Totals(tok, []), prompts, responses, 4096)
+    assert len(totals) > 1 and max(totals) <= encoding.TOKENIZER_BATCH_CHARS
+    for i in (0, 137, 299):  # the card's own encoding, as an independent reference
+        assert (ids[i], cut[i]) == card(tok, prompts[i], responses[i], 4096)

@@ -54,6 +54,11 @@ def test_explain_refuses_bad_input_before_the_queue(client, args, says):
         client.predict(*args, api_name="/explain")
 
 
+def test_a_response_that_is_not_text_is_refused_before_the_queue(client):
+    with pytest.raises(ValidationError, match="must be text"):
+        client.predict(PROMPT, ["a list"], api_name="/explain")
+
+
 @pytest.mark.parametrize("endpoint", ["explain", "attribute"])
 def test_a_lone_surrogate_is_refused_before_the_queue(app_url, endpoint):
     # As a browser sends it: a JSON escape (gradio_client's httpx cannot encode one at all).

@@ -126,3 +126,18 @@ def test_an_evaluation_whose_output_fails_still_prints_its_verdict(tmp_path, tin
     assert code == EXIT_KEPT and data["n"] == 3 and "No space left" in err
     assert data["output"] == str(rescue) and str(rescue) in err
     assert len(read_table(rescue)) == 3
+
+
+def test_a_table_that_json_cannot_hold_is_rescued_as_parquet(tmp_path, tiny_model_dir):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "blobs.parquet"
+    pq.write_table(pa.table({"prompt": ["p", "q"], "response": ["r", "s"], "blob": [b"\x00\xff", b"\x89PNG"]}),
+                   source)
+    target = tmp_path / "out.jsonl"
+    code, out, err = run("score", str(source), "-o", str(target), "--model", str(tiny_model_dir), "-q")
+    rescue = tmp_path / "out.jsonl.rescue.parquet"
+    assert code == EXIT_KEPT and str(rescue) in err and "scored 2 rows" in out, err
+    back = pq.read_table(rescue).to_pydict()
+    assert back["blob"] == [b"\x00\xff", b"\x89PNG"] and all(s is not None for s in back["score"])

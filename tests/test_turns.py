@@ -21,6 +21,31 @@ def test_the_lock_is_granted_in_arrival_order():
     assert order == [0, 1, 2, 3, 4]
 
 
+def test_a_caller_interrupted_while_waiting_leaves_the_line():
+    lock, got = FairLock(), []
+    lock.__enter__()
+    original_wait = lock._turns.wait
+    calls = {"n": 0}
+
+    def interrupted_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return original_wait(*args, **kwargs)
+
+    lock._turns.wait = interrupted_once
+    try:
+        lock.__enter__()
+    except KeyboardInterrupt:
+        pass
+    lock._turns.wait = original_wait
+    later = threading.Thread(target=lambda: (lock.__enter__(), got.append(1), lock.__exit__()))
+    later.start()
+    lock.__exit__()
+    later.join(5)
+    assert got == [1], "a caller that gave up must not block the ones after it"
+
+
 def test_an_interactive_request_overtakes_a_file_job_after_one_pass(tiny_model, monkeypatch):
     """The file job releases the model after each forward pass; a request that came meanwhile goes next."""
     events: list[str] = []

@@ -96,7 +96,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def clear():
         n = start
-        return n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None
+        return (n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None, None,
+                gr.update(visible=False))
 
     def load_example(ex: ExampleSet):
         texts = ex.responses[:most]

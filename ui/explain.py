@@ -175,7 +175,9 @@ def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
     """The validator of one (prompt, response) pair, and the steps if given: the limits and messages of ``/score``."""
     inputs = 2 + len(steps)
     try:
-        service.check(prompt, [response] if isinstance(response, str) else response)
+        if not isinstance(response, str):
+            raise InvalidRequest(f"The response must be text, not {type(response).__name__}.", "responses", 0)
+        service.check(prompt, [response])
         if steps:
             check_steps(steps[0])
     except InvalidRequest as err:

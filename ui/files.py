@@ -13,7 +13,7 @@ from reward.outputs import ResultRescued
 from reward.reading import read_table
 from reward.scoring import ScoringInterrupted
 
-from .page import problems_as_messages, without_paths
+from .page import log, problems_as_messages, without_paths
 
 FILE_TYPES = [".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".gz"]
 
@@ -105,6 +105,9 @@ def progress_callback(progress: gr.Progress | None, what: str):
 def stopped_message(stop: ScoringInterrupted) -> str:
     """The interruption's message with server paths reduced to file names, also shown as a warning."""
     text = without_paths(str(stop), *([stop.output] if stop.output is not None else []))
+    if stop.cause is not None and not isinstance(stop.cause, KeyboardInterrupt):
+        # What was scored is kept and the person told; whoever runs the server needs the bug itself.
+        log.error("a file job stopped part-way", exc_info=stop.cause)
     gr.Warning(text)
     return f"**Stopped part-way.** {text}"
 
