@@ -63,6 +63,10 @@ def read_parquet(path: Path, name: str, max_bytes: int, max_rows: int) -> pd.Dat
     for field in table.schema:  # whole numbers and booleans: nullable only where some are missing
         if field.name in df.columns and table.column(field.name).null_count == 0 and _nullable(field.type):
             df[field.name] = df[field.name].to_numpy(dtype=field.type.to_pandas_dtype())
+        elif field.name in df.columns and pa.types.is_nested(field.type):
+            # Lists and structs as plain Python values: pandas would turn a list of whole numbers with a
+            # missing one into floats (9007199254740993 -> 9007199254740992.0).
+            df[field.name] = pd.Series(table.column(field.name).to_pylist(), index=df.index, dtype=object)
     named = [n for n in df.index.names if n is not None]  # a named index (pandas' to_parquet) is a column too
     if named:
         twice = repeated([*named, *df.columns])

@@ -77,7 +77,7 @@ def read_table(path: str | Path, *, name: str | None = None, max_bytes: int = MA
         raise FileProblem(f"{name} is {size_text(size)}; the limit is {size_text(max_bytes)}. "
                           "Split it into smaller files.")
     if fmt == "parquet":
-        return _with_columns(read_parquet(path, name, max_bytes, max_rows), name)
+        return read_parquet(path, name, max_bytes, max_rows)
     raw = _read_bytes(path, name, gz, max_bytes)
     looks = what_it_looks_like(raw[:4096])
     if looks is not None:
@@ -88,15 +88,8 @@ def read_table(path: str | Path, *, name: str | None = None, max_bytes: int = MA
         if text_kind(text[:4096].encode()) == "json":
             raise FileProblem(f"{name} is not a {fmt.upper()} file: it starts like JSON. "
                               "If it holds one JSON object a line, name it .jsonl.")
-        return _with_columns(_parse_csv(text, name, "\t" if fmt == "tsv" else ",", max_rows), name)
-    return _with_columns(_parse_json(text, name, fmt, max_rows), name)
-
-
-def _with_columns(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    if len(df.columns) == 0:
-        raise FileProblem(f"{name} has rows but no columns (e.g. JSON objects with no keys): give each row "
-                          'its prompt and response, like {"prompt": "...", "response": "..."}.')
-    return df
+        return _parse_csv(text, name, "\t" if fmt == "tsv" else ",", max_rows)
+    return _parse_json(text, name, fmt, max_rows)
 
 
 def _read_bytes(path: Path, name: str, gz: bool, max_bytes: int) -> bytes:

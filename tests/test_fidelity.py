@@ -452,3 +452,26 @@ def test_typed_columns_come_back_exactly_through_parquet(tmp_path_factory, data,
     write_table(read_table(folder / "mid.parquet"), folder / "out.jsonl")
     got = lines_of(folder / "out.jsonl")
     assert json.dumps(got) == json.dumps(records)  # the text tells 1 from 1.0 and keeps every digit
+
+
+def test_whole_numbers_inside_parquet_lists_and_structs_stay_whole(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    big = 9007199254740993  # 2**53 + 1: a float cannot hold it
+    source = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({
+        "prompt": ["p", "q"], "response": ["r", "s"],
+        "l": pa.array([[big, None], None], type=pa.list_(pa.int64())),
+        "st": pa.array([{"k": big}, {"k": None}], type=pa.struct([("k", pa.int64())]))}), source)
+    df = read_table(source)
+    assert df["l"].tolist() == [[big, None], None] and df["st"].tolist() == [{"k": big}, {"k": None}]
+    for ext in ("parquet", "jsonl", "csv"):
+        out = tmp_path / f"out.{ext}"
+        write_table(df, out)
+        if ext == "parquet":
+            back = pq.read_table(out)
+            assert back.column("l").to_pylist() == [[big, None], None]
+            assert back.column("st").to_pylist() == [{"k": big}, {"k": None}]
+        else:
+            assert str(big) in out.read_text() and f"{big}.0" not in out.read_text()

@@ -137,3 +137,10 @@ def test_a_deeply_nested_upload_gets_a_message_not_a_bare_error(service, tmp_pat
     with pytest.raises(gr.Error, match="line 2.*nested too deep") as info:
         score_upload(service, str(src), "prompt", "response")
     assert info.value.print_exception is False  # an expected problem: no traceback in the server log
+
+
+def test_a_file_with_rows_but_no_columns_is_named_not_a_bare_error(tmp_path):
+    src = tmp_path / "empty-objects.jsonl"
+    src.write_text("{}\n{}\n")
+    with pytest.raises(gr.Error, match="empty-objects.jsonl has rows but no columns"):
+        columns_of(str(src))

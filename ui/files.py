@@ -128,4 +128,8 @@ def columns_of(path: str | None) -> list[str]:
     """The columns of an uploaded file, for the pickers; a bad file is reported at once."""
     name = upload_name(path, "a file")
     with problems_as_messages("Reading the file", "Check that the file is a table"):
-        return [str(c) for c in read_table(path, name=name, max_rows=UPLOAD_MAX_ROWS).columns]
+        columns = [str(c) for c in read_table(path, name=name, max_rows=UPLOAD_MAX_ROWS).columns]
+    if not columns:
+        raise gr.Error(f"{name} has rows but no columns (e.g. JSON objects with no keys): give each row its "
+                       'prompt and response, like {"prompt": "...", "response": "..."}.', print_exception=False)
+    return columns
