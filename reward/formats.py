@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pandas is imported where it is used, so `import reward` sta
 
 # extension -> format; ".gz" may follow any of the text formats.
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet"}
-TEXT_FORMATS = ("csv", "tsv", "jsonl", "json")
 SUPPORTED = ".csv, .tsv, .jsonl, .json, .parquet (and .csv.gz, .tsv.gz, .jsonl.gz, .json.gz)"
 
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ASSISTANT = "\n\nAssistant:"
-HUMAN = "\n\nHuman:"
 
 LAYOUT_NAMES = {
     "columns": "prompt, chosen and rejected columns",

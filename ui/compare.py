@@ -6,12 +6,11 @@ import gradio as gr
 
 from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
 from reward.ranking import plot_frame, ranking_table, response_label
-from reward.requests import InvalidRequest
 from reward.service import RankingResult, RewardService
 
 from .examples import ExampleSet
 from .explain import attribute_choice, build_why_panel, explain_choice
-from .page import load_error_banner, model_panel, problems_as_messages
+from .page import load_error_banner, model_panel, problems_as_messages, refusals
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
@@ -21,22 +20,6 @@ def rank(service: RewardService, prompt, responses) -> RankingResult:
     """Rank, with every problem turned into a message for the person or the API caller."""
     with problems_as_messages("Scoring", "Try fewer or shorter responses"):
         return service.rank(prompt, responses)
-
-
-def refusals(service: RewardService, prompt, responses, inputs: int, input_at_fault) -> list[dict]:
-    """A Gradio validator's verdicts: every input valid, or the one at fault with the message.
-
-    Validators run when a request asks to join the queue, so a request the limits
-    refuse is answered at once and never waits behind others for a worker.
-    ``input_at_fault(err)`` maps an InvalidRequest to the position of the event input
-    to mark.
-    """
-    try:
-        service.check(prompt, responses)
-    except InvalidRequest as err:
-        at_fault = input_at_fault(err)
-        return [gr.validate(i != at_fault, str(err) if i == at_fault else "") for i in range(inputs)]
-    return [gr.validate(True, "") for _ in range(inputs)]
 
 
 def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner: gr.Markdown,
@@ -124,7 +107,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def check_page(prompt_text: str, n: int, *texts: str):
         # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
-        return refusals(service, prompt_text, list(texts[:n]), 2 + PAGE_RESPONSE_BOXES,
+        return refusals(lambda: service.check(prompt_text, list(texts[:n])), 2 + PAGE_RESPONSE_BOXES,
                         lambda err: 0 if err.field == "prompt" else 2 + (err.index or 0))
 
     # Page-only events skip the queue: they are instant and must not wait behind scoring.
@@ -163,4 +146,4 @@ def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
     # gr.api (Gradio 6.31) takes no validator argument; the event it made takes one
     # like any other, so requests over the limits are refused before they queue.
     demo.fns[endpoint["id"]].validator = lambda prompt, responses: refusals(
-        service, prompt, responses, 2, lambda err: 0 if err.field == "prompt" else 1)
+        lambda: service.check(prompt, responses), 2, lambda err: 0 if err.field == "prompt" else 1)

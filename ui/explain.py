@@ -10,10 +10,10 @@ import pandas as pd
 from reward.config import ATTRIBUTION_STEPS
 from reward.display import shorten
 from reward.explain import TRAINED_LENGTH
-from reward.requests import InvalidRequest, check_steps
+from reward.requests import check_steps
 from reward.service import RewardService
 
-from .page import problems_as_messages
+from .page import problems_as_messages, refusals
 
 TOKEN_COLORS = {"prompt": "#93c5fd", "response": "#86efac", "special": "#d1d5db",
                 "prompt, past 400": "#fdba74", "response, past 400": "#fca5a5"}
@@ -173,17 +173,13 @@ def attribute_choice(service: RewardService, scored: dict | None, label: str | N
 
 def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
     """The validator of one (prompt, response) pair, and the steps if given: the limits and messages of ``/score``."""
-    inputs = 2 + len(steps)
-    try:
-        if not isinstance(response, str):
-            raise InvalidRequest(f"The response must be text, not {type(response).__name__}.", "responses", 0)
+
+    def check() -> None:
         service.check(prompt, [response])
         if steps:
             check_steps(steps[0])
-    except InvalidRequest as err:
-        at_fault = {"prompt": 0, "steps": 2}.get(err.field, 1)
-        return [gr.validate(i != at_fault, str(err) if i == at_fault else "") for i in range(inputs)]
-    return [gr.validate(True, "") for _ in range(inputs)]
+
+    return refusals(check, 2 + len(steps), lambda err: {"prompt": 0, "steps": 2}.get(err.field, 1))
 
 
 def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -74,6 +75,22 @@ def problems_as_messages(what: str, hint: str = "Try again with less or simpler 
         log.exception("%s failed", what)
         raise gr.Error(f"{what} failed ({type(err).__name__}). {hint}; if it keeps failing, the server log has "
                        "the details.", print_exception=False) from None
+
+
+def refusals(check: Callable[[], object], inputs: int, input_at_fault: Callable[[InvalidRequest], int]) -> list[dict]:
+    """A Gradio validator's verdicts: every input valid, or the one at fault with the message.
+
+    Validators run when a request asks to join the queue, so a request the limits
+    refuse is answered at once and never waits behind others for a worker.
+    ``check()`` raises InvalidRequest for a refused request; ``input_at_fault(err)``
+    maps it to the position of the event input to mark.
+    """
+    try:
+        check()
+    except InvalidRequest as err:
+        at_fault = input_at_fault(err)
+        return [gr.validate(i != at_fault, str(err) if i == at_fault else "") for i in range(inputs)]
+    return [gr.validate(True, "") for _ in range(inputs)]
 
 
 def quiet_input_refusals(demo: gr.Blocks) -> None:
