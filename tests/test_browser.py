@@ -250,3 +250,19 @@ def test_clear_all_empties_the_page_and_closes_the_why_panel(page):
     page.locator("#score-btn").click()  # the page still works after clearing
     expect(page.locator('#ranking [data-testid="cell-0-0"]')).to_have_text("1")
     expect(page.locator("#why-panel")).to_be_visible()
+
+
+def test_a_one_sentence_answer_gets_no_empty_chart(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Explain to a child").click()
+    expect(page.locator("#prompt textarea")).not_to_have_value("")
+    page.locator("#score-btn").click()
+    expect(page.locator('#ranking [data-testid="cell-0-0"]')).to_have_text("1")
+    page.locator("#why-picker input").click()
+    page.get_by_role("option", name=re.compile(r"Response 3 \(")).click()  # "Plants eat sunlight."
+    expect(page.locator("#why-summary")).to_contain_text("nothing to unfold")
+    expect(page.locator("#why-prefixes")).to_be_hidden()
+    page.locator("#why-picker input").click()
+    page.get_by_role("option", name=re.compile(r"Response 1 \(")).click()  # several sentences
+    expect(page.locator("#why-prefixes").locator("canvas, svg").first).to_be_visible()

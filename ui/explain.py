@@ -54,10 +54,11 @@ def effects_table(explanation: dict) -> pd.DataFrame:
 
 
 def prefix_frame(explanation: dict):
-    """The prefix scores as a line plot value, one point per sentence, in order (sentence numbers as labels)."""
+    """The prefix scores as a line plot value, one point per sentence, in order (sentence numbers as labels);
+    hidden for a one-sentence answer, where a single point would show an empty chart."""
     labels = [str(p["sentences"]) for p in explanation["prefixes"]]
     frame = pd.DataFrame({"Sentences": labels, "Reward": [p["score"] for p in explanation["prefixes"]]})
-    return gr.LinePlot(value=frame, sort=labels)
+    return gr.LinePlot(value=frame, sort=labels, visible=len(labels) > 1)
 
 
 def token_view(tokens: list[dict], late_from: int) -> list[tuple[str, str]]:
@@ -155,8 +156,10 @@ def explain_choice(service: RewardService, scored: dict | None, label: str | Non
     with problems_as_messages("Explaining", "Try a shorter response"):
         explanation = service.explain(scored["prompt"], scored["responses"][label]).as_dict()
     n = len(explanation["sentences"])
+    unfolds = ("the chart scores the answer cut after each sentence." if n > 1 else
+               "with one sentence there is nothing to unfold, so there is no chart.")
     summary = (f"**{label}** scores **{explanation['score']:+.3f}**. Each of its {n} sentence{'s' * (n != 1)} was "
-               "taken out in turn and the rest scored again; the chart scores the answer cut after each sentence.")
+               f"taken out in turn and the rest scored again; {unfolds}")
     return [summary, sentence_view(explanation), effects_table(explanation), prefix_frame(explanation),
             token_view(explanation["tokens"], TRAINED_LENGTH), token_note(explanation, TRAINED_LENGTH),
             gr.update(value=None, visible=False), ""]
