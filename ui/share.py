@@ -1,0 +1,131 @@
+"""Share a scored comparison as a link that opens it as it was.
+
+The link carries the comparison itself in the page's URL (``?c=...``: compact
+JSON, zlib-compressed, base64url), so it needs no storage on the server: it works
+on a laptop, on a Space, and after either restarts. Opening it fills the prompt and
+the responses and scores them again with the model the page runs; the scores at
+sharing time travel along, so the page can say whether the ranking is the same.
+
+Links are kept to :data:`MAX_LINK_CHARS` characters, what mail, chat and the
+proxies in front of a Space pass on without cutting; a comparison that does not
+fit even compressed is refused with a message that says what to shorten.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import zlib
+from dataclasses import dataclass
+
+from reward.display import shorten
+
+PARAM = "c"
+"""The query parameter that carries a shared comparison."""
+MAX_LINK_CHARS = 8000
+"""The longest link the page makes: 8 KB is what common proxies and mail clients keep whole."""
+ORIGIN_ALLOWANCE = 200
+"""Characters kept for the page's own address in front of ``?c=``."""
+MAX_TOKEN_CHARS = MAX_LINK_CHARS - ORIGIN_ALLOWANCE - len(PARAM) - 2
+VERSION = 1
+
+
+class ShareProblem(ValueError):
+    """A comparison that cannot become a link, or a link that cannot be opened; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SharedComparison:
+    prompt: str
+    responses: list[str]
+    """Every response box as it was when shared, blank ones included, in box order."""
+    scores: list[float | None]
+    """Each box's score when shared (None for a blank box)."""
+    model: str
+    """The model that gave those scores, as the page names it."""
+
+    def ranking(self) -> list[int]:
+        """Box positions, best first, as the page ranks them (equal scores keep box order)."""
+        scored = [(i, s) for i, s in enumerate(self.scores) if s is not None]
+        return [i for i, _ in sorted(scored, key=lambda item: (-item[1], item[0]))]
+
+
+def encode(shared: SharedComparison) -> str:
+    """The link's ``c`` value for ``shared``.
+
+    Raises:
+        ShareProblem: the comparison does not fit in a link even compressed.
+    """
+    payload = {"v": VERSION, "p": shared.prompt, "r": shared.responses, "m": shared.model,
+               "s": [None if s is None else round(s, 4) for s in shared.scores]}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    token = base64.urlsafe_b64encode(zlib.compress(data, 9)).decode("ascii").rstrip("=")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise ShareProblem(f"This comparison is too long for a link: {len(token):,} characters even compressed, and "
+                           f"links are kept under {MAX_LINK_CHARS:,}. Shorten the prompt or the responses, or share "
+                           "fewer responses.")
+    return token
+
+
+def decode(token: str, *, max_responses: int, max_chars: int) -> SharedComparison:
+    """The comparison a link's ``c`` value carries, checked against the page's limits.
+
+    Raises:
+        ShareProblem: the value is damaged, cut short, from another program, or over the limits.
+    """
+    damaged = ("This shared link is damaged or cut short, so the comparison cannot be opened. Ask for the link "
+               "again (copy all of it), or type the comparison in.")
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise ShareProblem(damaged)
+    try:
+        packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        # A link expands to at most the page's limits; a "zip bomb" stops there.
+        unpacker = zlib.decompressobj()
+        data = unpacker.decompress(packed, 4 * max_chars * (max_responses + 2) + 4096)
+        if unpacker.unconsumed_tail or not unpacker.eof:
+            raise ShareProblem(damaged)
+        payload = json.loads(data.decode("utf-8"))
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as err:
+        if isinstance(err, ShareProblem):
+            raise
+        raise ShareProblem(damaged) from None
+    shared = _checked(payload)
+    if shared is None:
+        raise ShareProblem(damaged)
+    if len(shared.responses) > max_responses:
+        raise ShareProblem(f"This shared link holds {len(shared.responses)} responses; this page takes up to "
+                           f"{max_responses}. Open it where the limit is higher, or ask for a shorter comparison.")
+    longest = max([shared.prompt, *shared.responses], key=len)
+    if len(longest) > max_chars:
+        raise ShareProblem(f"This shared link holds a text of {len(longest):,} characters; this page takes up to "
+                           f"{max_chars:,}. Open it where the limit is higher.")
+    return shared
+
+
+def _checked(payload: object) -> SharedComparison | None:
+    """The comparison in a decoded payload, or None when its shape is not this page's."""
+    if not isinstance(payload, dict) or payload.get("v") != VERSION:
+        return None
+    prompt, responses, scores, model = payload.get("p"), payload.get("r"), payload.get("s"), payload.get("m")
+    if not isinstance(prompt, str) or not isinstance(model, str) or not isinstance(responses, list) \
+            or not isinstance(scores, list) or len(scores) != len(responses) or not responses:
+        return None
+    if not all(isinstance(r, str) for r in responses):
+        return None
+    if not all(s is None or (isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s))
+               for s in scores):
+        return None
+    return SharedComparison(prompt, responses, [None if s is None else float(s) for s in scores], model)
+
+
+def restored_note(shared: SharedComparison, ranking_now: list[int], model_now: str) -> str:
+    """What the page says after opening a link and scoring it again."""
+    same_model = shared.model == model_now
+    scored_by = f"`{model_now}`" + ("" if same_model else f" (the link was made with `{shared.model}`)")
+    if ranking_now == shared.ranking():
+        return f"Opened from a shared link and scored again by {scored_by}: **the same ranking as when it was shared.**"
+    order = " > ".join(f"Response {i + 1}" for i in shared.ranking())
+    return (f"Opened from a shared link and scored again by {scored_by}: **the ranking differs from when it was "
+            f"shared** ({shorten(order, 200)} then).")
