@@ -7,13 +7,14 @@ tab, ``python -m reward evaluate`` and the tests all call :func:`evaluate_file`.
 A pair is *correct* when the chosen response scores strictly above the rejected
 one; a *tie* is exactly equal scores (identical texts always tie: each distinct
 text is scored once). The 95% interval is a percentile bootstrap of the accuracy.
+Beside it, the summary carries :mod:`reward.trust`'s length-bias and calibration figures.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from .scoring import (
     resolve_model,
     stopped,
 )
+from .trust import pair_figures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +66,20 @@ class EvaluationSummary:
     layout: str
     empty: int = 0
     """Pairs whose chosen or rejected response is empty or white space only (scored as the card's code does)."""
+    # How far to trust it (reward.trust; None where undefined): lengths are in characters.
+    longer_baseline_accuracy: float | None = None
+    """Share of pairs whose chosen response is strictly longer: the accuracy of always picking the longer answer."""
+    accuracy_chosen_longer: float | None = None
+    accuracy_chosen_shorter: float | None = None
+    """Accuracy on the pairs whose chosen response is strictly longer / shorter (equal lengths are in neither)."""
+    n_chosen_longer: int = 0
+    n_chosen_shorter: int = 0
+    score_length_spearman: float | None = None
+    """Spearman's rank correlation of score and length over all 2n responses."""
+    ece: float | None = None
+    """Expected calibration error of sigmoid(|margin|) against accuracy, 10 bins over [0.5, 1]."""
+    reliability: list[dict] = field(default_factory=list)
+    """The calibration bins: ``bin_low``, ``bin_high``, ``count``, ``mean_confidence``, ``accuracy``."""
 
     @property
     def pairs_per_second(self) -> float:
@@ -177,7 +193,8 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
         n=n, correct=int(correct.sum()), accuracy=float(correct.mean()), ties=int(results["tie"].sum()),
         ci_low=low, ci_high=high, mean_margin=float(np.mean(margin)), truncated=int(cut.sum()), seconds=seconds,
         resamples=resamples, seed=seed, layout=pairs.layout,
-        empty=sum(1 for c, r in zip(chosen, rejected) if not c.strip() or not r.strip()))
+        empty=sum(1 for c, r in zip(chosen, rejected) if not c.strip() or not r.strip()),
+        **pair_figures(score_c, score_r, chosen, rejected))
     return Evaluation(results, summary)
 
 
