@@ -45,6 +45,16 @@ def sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+def win_matrix(ranked: Sequence[RankedResponse]) -> list[list[float]]:
+    """The model-implied chance that row ``i``'s response is preferred over column ``j``'s,
+    ``sigmoid(score_i - score_j)`` (Bradley-Terry), in the order given (rank order for a ranking).
+
+    The diagonal is 0.5 (a response against itself); ``m[i][j] + m[j][i]`` is 1. The sigmoid is computed
+    without overflow for any gap; a NaN score gives NaN in its row and column.
+    """
+    return [[sigmoid(a.score - b.score) for b in ranked] for a in ranked]
+
+
 def _sort_key(item: tuple[int, PairScore]) -> tuple[bool, float, int]:
     position, scored = item
     broken = math.isnan(scored.score)
@@ -101,13 +111,44 @@ def ranking_table(ranked: Sequence[RankedResponse], max_length: int):
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
+def ranked_label(r: RankedResponse) -> str:
+    """A ranked response's name on the charts: "#1 · Response 2"."""
+    return f"#{r.rank} · {response_label(r.index)}"
+
+
+def percent(chance: float) -> str:
+    """A chance as a whole percentage that never rounds to a certainty: ">99%" and "<1%" at the ends."""
+    if chance >= 0.995:
+        return ">99%"
+    if chance < 0.005:
+        return "<1%"
+    return f"{chance:.0%}"
+
+
+def win_matrix_frame(ranked: Sequence[RankedResponse]):
+    """The win matrix in long form for a heatmap, rows and columns in rank order: ``Row``, ``Column`` (chart
+    labels), ``Chance`` (the row's chance against the column; None on the diagonal and for NaN) and ``Label``
+    (:func:`percent`; "—" on the diagonal)."""
+    import pandas as pd
+
+    matrix = win_matrix(ranked)
+    rows = []
+    for i, a in enumerate(ranked):
+        for j, b in enumerate(ranked):
+            chance = matrix[i][j]
+            shown = i != j and not math.isnan(chance)
+            rows.append({"Row": ranked_label(a), "Column": ranked_label(b), "Chance": chance if shown else None,
+                         "Label": "—" if i == j else (percent(chance) if shown else "n/a")})
+    return pd.DataFrame(rows, columns=["Row", "Column", "Chance", "Label"])
+
+
 def plot_frame(ranked: Sequence[RankedResponse]):
     """Bar-chart data: one uniquely labelled bar per response, in rank order."""
     import pandas as pd
 
     return pd.DataFrame(
         {
-            "Response": [f"#{r.rank} · {response_label(r.index)}" for r in ranked],
+            "Response": [ranked_label(r) for r in ranked],
             "Reward": [r.score for r in ranked],
             "Verdict": ["higher than 0" if r.score >= 0 else "below 0" for r in ranked],
         }

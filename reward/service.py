@@ -99,6 +99,18 @@ class RewardService:
         request = self.check(prompt, [response])
         return explain(self.model(), request.prompt, request.responses[0])
 
+    def probe(self, prompt: object, response: object):
+        """The response's score under edits a sound judge would mostly ignore or punish (see
+        :func:`reward.probes.probe`); limits as :meth:`rank` (the no-prompt probe still scores an empty prompt).
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
+        """
+        from .probes import probe
+
+        request = self.check(prompt, [response])
+        return probe(self.model(), request.prompt, request.responses[0])
+
     def attribute(self, prompt: object, response: object, steps: object = ATTRIBUTION_STEPS):
         """Integrated gradients per token (see :func:`reward.attribution.attribute`); limits as :meth:`rank`.
 
