@@ -5,12 +5,14 @@ from __future__ import annotations
 import gradio as gr
 
 from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
-from reward.ranking import plot_frame, ranking_table, response_label
+from reward.ranking import RankedResponse, plot_frame, ranked_label, ranking_table, response_label, win_matrix_frame
 from reward.service import RankingResult, RewardService
 
-from .examples import ExampleSet
+from . import text
+from .examples import CARD_AGREES_WITHIN, CardRow, ExampleSet, card_check
 from .explain import attribute_choice, build_why_panel, explain_choice
 from .page import load_error_banner, model_panel, problems_as_messages, refusals
+from .probes import build_probes_panel, probe_choice
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
@@ -20,6 +22,40 @@ def rank(service: RewardService, prompt, responses) -> RankingResult:
     """Rank, with every problem turned into a message for the person or the API caller."""
     with problems_as_messages("Scoring", "Try fewer or shorter responses"):
         return service.rank(prompt, responses)
+
+
+def win_matrix_chart(ranked: list[RankedResponse]):
+    """The win matrix as an Altair heatmap: rows and columns in rank order, each cell labelled with the row's
+    chance against the column (see :func:`reward.ranking.win_matrix`), "—" on the diagonal."""
+    import altair as alt
+
+    order = [ranked_label(r) for r in ranked]
+    side = min(60 * len(ranked) + 40, 640)
+    base = alt.Chart(win_matrix_frame(ranked)).encode(
+        x=alt.X("Column:N", sort=order, title="… over this response",
+                axis=alt.Axis(orient="top", labelAngle=-30 if len(ranked) > 4 else 0, labelLimit=140)),
+        y=alt.Y("Row:N", sort=order, title="Chance this response is preferred …", axis=alt.Axis(labelLimit=140)))
+    cells = base.mark_rect().encode(
+        color=alt.Color("Chance:Q", scale=alt.Scale(domain=[0, 1], scheme="redblue"),
+                        legend=alt.Legend(title="Chance", format="%")),
+        tooltip=[alt.Tooltip("Row:N", title="Row"), alt.Tooltip("Column:N", title="Column"),
+                 alt.Tooltip("Label:N", title="Chance row preferred")])
+    labels = base.mark_text(fontSize=13).encode(
+        text="Label:N",
+        color=alt.condition("datum.Chance > 0.85 || datum.Chance < 0.15", alt.value("white"), alt.value("black")))
+    return (cells + labels).properties(width="container", height=side)
+
+
+def card_check_view(rows: list[CardRow], example_sets: list[ExampleSet]) -> dict:
+    """The card-check panel: shown only with rows (see :func:`ui.examples.card_check`)."""
+    if not rows:
+        return gr.update(value="", visible=False)
+    source = next((ex.card_source for ex in example_sets if ex.card_scores), "the model card")
+    lines = [text.CARD_CHECK.format(source=source, within=CARD_AGREES_WITHIN), "",
+             "| Response | Card | This run | Agrees |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {r.label} | {r.published:+.3f} | {r.live:+.3f} | "
+              f"{'✓ yes' if r.agrees else f'✗ no, off by {abs(r.live - r.published):.3f}'} |" for r in rows]
+    return gr.update(value="\n".join(lines), visible=True)
 
 
 def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner: gr.Markdown,
@@ -58,8 +94,13 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
             plot = gr.BarPlot(x="Response", y="Reward", sort="-y", label="Reward per response (rank order)",
                               x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
                               elem_id="reward-plot")
+            card = gr.Markdown(visible=False, elem_id="card-check")
+            matrix = gr.Plot(label="Win matrix: chance the row's response is preferred over the column's",
+                             elem_id="win-matrix")
+            gr.Markdown(text.WIN_MATRIX_CAPTION, elem_classes=["hint"])
     scored = gr.State(None)  # the last scoring's prompt and responses, for the Why this score panel
     why = build_why_panel()
+    probes = build_probes_panel()
 
     def show(n: int) -> list:
         return [gr.update(visible=i < n) for i in range(PAGE_RESPONSE_BOXES)]
@@ -80,7 +121,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     def clear():
         n = start
         return (n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None, None,
-                gr.update(visible=False))
+                gr.update(visible=False), None, gr.update(value="", visible=False), gr.update(visible=False))
 
     def load_example(ex: ExampleSet):
         texts = ex.responses[:most]
@@ -94,10 +135,13 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         labels = [f"#{r.rank} · {response_label(r.index)} ({r.score:+.3f})" for r in result.ranked]
         scored = {"prompt": prompt_text, "responses": {label: r.response for label, r in zip(labels, result.ranked)},
                   "labels": labels}
+        live = [(r.response, r.score) for r in result.ranked]
         return (ranking_table(result.ranked, settings.max_length), plot_frame(result.ranked),
                 model_panel(service, result), load_error_banner(service), scored,
                 gr.update(choices=labels, value=None), gr.update(visible=True),
-                *[None] * (len(why.explained) - 1), "")
+                *[None] * (len(why.explained) - 1), "", win_matrix_chart(result.ranked),
+                card_check_view(card_check(service.describe(), examples, prompt_text, live), examples),
+                gr.update(visible=True), None, "")
 
     def pick_row(scored: dict | None, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -114,15 +158,20 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     page_only = dict(api_visibility="private", queue=False)
     add_btn.click(add, count, [count, *boxes], **page_only)
     remove_btn.click(remove, [count, *boxes], [count, *boxes], **page_only)
-    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot, scored, why.panel], **page_only)
+    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot, scored, why.panel, matrix, card, probes.panel],
+                    **page_only)
     for button, ex in zip(example_buttons, examples):
         button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], **page_only)
     gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
-          outputs=[table, plot, panel, banner, scored, why.picker, why.panel, *why.explained],
+          outputs=[table, plot, panel, banner, scored, why.picker, why.panel, *why.explained, matrix, card,
+                   probes.panel, probes.table, probes.note],
           api_visibility="private", validator=check_page, concurrency_limit=settings.concurrency, **SCORING)
     table.select(pick_row, scored, why.picker, **page_only)
     why.picker.change(lambda state, label: explain_choice(service, state, label), [scored, why.picker],
                       why.explained, api_visibility="private", concurrency_limit=settings.concurrency, **SCORING)
+    why.picker.change(lambda state, label: probe_choice(service, state, label), [scored, why.picker],
+                      [probes.table, probes.note], api_visibility="private", concurrency_limit=settings.concurrency,
+                      **SCORING)
     why.attribute.click(lambda state, label: attribute_choice(service, state, label), [scored, why.picker],
                         [why.attribution, why.attribution_note], api_visibility="private",
                         concurrency_id="attribute", concurrency_limit=1)

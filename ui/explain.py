@@ -1,4 +1,4 @@
-"""The Why this score panel and the ``/explain`` and ``/attribute`` APIs: what moves a response's reward."""
+"""The Why this score panel and the ``/explain``, ``/attribute`` and ``/probe`` APIs: what moves a response's reward."""
 
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
 
 
 def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
-    """``/explain`` and ``/attribute``, refused before the queue like ``/score``."""
+    """``/explain``, ``/attribute`` and ``/probe``, refused before the queue like ``/score``."""
 
     def explain(prompt: str, response: str) -> dict:
         """Why one response scores as it does: the tokens the model read (and any dropped), each sentence's
@@ -200,7 +200,20 @@ def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
         with problems_as_messages("Attributing", "Try fewer steps or a shorter response"):
             return service.attribute(prompt, response, steps).as_dict()
 
-    for fn, name, limit in ((explain, "explain", service.settings.concurrency), (attribute, "attribute", 1)):
+    def probe(prompt: str, response: str) -> list[dict]:
+        """How one response's score moves under edits a sound judge would mostly ignore or punish. Rows have
+        probe, prompt and response (exactly the texts scored), score (raw reward) and change (score minus the
+        original's). Row one is the original (change 0.0); then, biggest absolute change first: "no prompt"
+        (empty prompt), "unrelated prompt" (a fixed unrelated question), "repeated twice" (joined by a line
+        break), "first half" (the first half of its sentences), "sentences shuffled" (fixed seed),
+        "pleasantry appended" (" I hope this helps!"), "upper-cased", "lower-cased". A one-sentence response has
+        no "first half" or "sentences shuffled" row. A sound judge lowers the score for the two prompt probes
+        and does not raise it for the others."""
+        with problems_as_messages("Probing", "Try a shorter response"):
+            return service.probe(prompt, response).records()
+
+    for fn, name, limit in ((explain, "explain", service.settings.concurrency), (attribute, "attribute", 1),
+                            (probe, "probe", service.settings.concurrency)):
         endpoint = gr.api(fn, api_name=name, concurrency_id=name, concurrency_limit=limit)
         demo.fns[endpoint["id"]].validator = lambda prompt, response, *steps: refuse_pair(
             service, prompt, response, *steps)

@@ -23,3 +23,14 @@ treat its ranking as its opinion, not as the truth. API: `POST /score` through `
 
 CARD_ACCURACY = ("For scale: the model card reports 52.61% for `nicholasKluge/RewardModel` on WebGPT comparisons.")
 """Shown under an evaluation only when the loaded model is the card's own."""
+
+WIN_MATRIX_CAPTION = ("How to read it: each cell is the model-implied chance that the **row's** response is preferred "
+                      "over the **column's**, sigmoid(row reward − column reward); rows and columns in rank order, so "
+                      "the top row is the best response's. A response against itself (the diagonal) shows —.")
+
+PROBES_INTRO = ("### Probes\nThe chosen response scored again after edits that a sound judge would mostly ignore "
+                "or punish, biggest change first. *Change* is the probe's reward minus the original's; a probe "
+                "whose change goes against what a sound judge would do is flagged ⚠.")
+
+CARD_CHECK = ("**The model card's own numbers** ({source}): the card's scores for its example beside this "
+              "run's; they agree when within {within}.")
