@@ -27,7 +27,7 @@ def test_batch_scores_every_row_in_order_into_a_temp_file(service, tiny_model, t
                          "id": [10, 20, 30, 40]})
     src = tmp_path / "qa.csv"
     rows.to_csv(src, index=False)
-    text, preview, histogram, out = score_upload(service, str(src), "question", "answer")
+    text, preview, histogram, scatter, out = score_upload(service, str(src), "question", "answer")
     out = Path(out)
     assert out.name == "qa.scored.csv"
     assert Path(tempfile.gettempdir()) in out.parents
@@ -71,7 +71,8 @@ def test_a_model_that_cannot_load_is_reported_in_the_tabs(tmp_path):
 
 
 def test_evaluate_on_the_sample_pairs_matches_an_independent_count(service, tiny_model):
-    text, histogram, worst, out = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    text, histogram, worst, reliability, scatter, out = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen",
+                                                                        "rejected")
     pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     rejected = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])

@@ -11,15 +11,17 @@ from reward.formats import scored_name
 from reward.outputs import ResultRescued
 from reward.scoring import ScoringInterrupted, score_file
 from reward.service import RewardService
+from reward.trust import response_points, score_length_spearman, text_lengths
 from reward.writing import NEUTRALIZE_MARK
 
-from . import files
+from . import charts, files
 from .page import problems_as_messages
 
 
 def score_upload(service: RewardService, path: str | None, prompt_column: str, response_column: str,
                  progress: gr.Progress | None = None, neutralize_formulas: bool = False):
-    """Score every row of an uploaded file; returns summary, preview, histogram, download."""
+    """Score every row of an uploaded file; returns summary, preview, histogram, score-against-length scatter,
+    download."""
     name = files.upload_name(path, "a CSV, JSONL or Parquet file of prompts and responses")
     with problems_as_messages("Scoring the file", "Try a smaller file") as server_paths:
         out = files.output_path(scored_name(name))
@@ -36,14 +38,19 @@ def score_upload(service: RewardService, path: str | None, prompt_column: str, r
             partial = stop.partial
             scores = partial["score"].tolist() if partial is not None and "score" in partial else []
             return (files.stopped_message(stop), None if partial is None else files.rounded(preview_frame(partial)),
-                    histogram_frame(scores), str(stop.output) if stop.output else None)
+                    histogram_frame(scores), None, str(stop.output) if stop.output else None)
     df, summary = result.table, result.summary
+    responses, scores = df[response_column or "response"].tolist(), df["score"].tolist()
+    rho = score_length_spearman(scores, text_lengths(responses))
     cut = f", {summary.truncated:,} cut at {summary.max_length} tokens" if summary.truncated else ""
     text = (f"**Scored {summary.rows:,} rows** of `{name}` in {summary.seconds:.1f} s "
             f"({summary.rows_per_second:.1f} rows/s){cut}{empty_note(summary.empty, 'rows')}. "
-            f"Mean reward {df['score'].mean():+.3f}; the download "
-            f"keeps the rows in their original order with `score`, `tokens` and `truncated` added.{note}")
-    return text, files.rounded(preview_frame(df)), histogram_frame(df["score"].tolist()), str(result.output)
+            f"Mean reward {df['score'].mean():+.3f}; score against response length in characters: Spearman "
+            f"**{'n/a' if rho is None else f'{rho:+.2f}'}** (near 0: length does not drive the "
+            f"score). The download keeps the rows in their original order with `score`, `tokens` and `truncated` "
+            f"added.{note}")
+    scatter = charts.length_scatter(response_points(responses, scores), len(df))
+    return text, files.rounded(preview_frame(df)), histogram_frame(scores), scatter, str(result.output)
 
 
 def build_batch_tab(service: RewardService) -> None:
@@ -60,6 +67,7 @@ def build_batch_tab(service: RewardService) -> None:
         option_label=f"Spreadsheet-safe CSV/TSV: put {NEUTRALIZE_MARK} before text starting with = + - @ so a "
                      "spreadsheet shows it instead of running it as a formula (off: text comes back exactly)")
     hist = files.histogram("Scores (histogram)", "Reward", "batch-histogram")
+    scatter = charts.plot("Score against length", "batch-length-scatter")
     preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, elem_id="batch-preview")
 
     def pick_columns(path):
@@ -71,9 +79,10 @@ def build_batch_tab(service: RewardService) -> None:
                 gr.update(choices=columns, value=response or columns[min(1, len(columns) - 1)]))
 
     def run_batch(path, prompt, response, neutralize, progress=gr.Progress()):
-        text, table, scores, out = score_upload(service, path, prompt, response, progress, neutralize)
-        return text, table, files.sorted_histogram(scores), out
+        text, table, scores, by_length, out = score_upload(service, path, prompt, response, progress, neutralize)
+        return text, table, files.sorted_histogram(scores), by_length, out
 
     tab.upload.change(pick_columns, tab.upload, tab.pickers, api_visibility="private")
-    tab.run.click(run_batch, [tab.upload, *tab.pickers, tab.option], [tab.summary, preview, hist, tab.download],
-                  api_visibility="private", concurrency_id="files", concurrency_limit=1)
+    tab.run.click(run_batch, [tab.upload, *tab.pickers, tab.option],
+                  [tab.summary, preview, hist, scatter, tab.download], api_visibility="private", concurrency_id="files",
+                  concurrency_limit=1)

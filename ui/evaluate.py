@@ -12,8 +12,9 @@ from reward.outputs import ResultRescued
 from reward.pairs import LAYOUT_NAMES
 from reward.scoring import ScoringInterrupted
 from reward.service import RewardService
+from reward.trust import pair_points
 
-from . import files, text
+from . import charts, files, text
 from .page import problems_as_messages
 
 NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
@@ -22,7 +23,8 @@ WORST_COLUMNS = ["row", "margin", "score_chosen", "score_rejected", "prompt", "c
 
 def evaluate_upload(service: RewardService, path: str | None, prompt_column: str, chosen_column: str,
                     rejected_column: str, progress: gr.Progress | None = None):
-    """Accuracy on uploaded preference pairs; returns summary, histogram, worst pairs, download."""
+    """Accuracy on uploaded preference pairs; returns summary, histogram, worst pairs, reliability plot,
+    score-against-length scatter, download."""
     name = files.upload_name(path, "a file of (prompt, chosen, rejected) pairs, or try the sample pairs")
     prompt = None if not prompt_column or prompt_column == NO_PROMPT_COLUMN else prompt_column
     with problems_as_messages("Evaluating the file", "Try a smaller file") as server_paths:
@@ -38,7 +40,7 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
         except ResultRescued as kept:
             evaluation, note, out = kept.result, files.rescued_note(kept), kept.rescue
         except ScoringInterrupted as stop:
-            return files.stopped_message(stop), None, None, str(stop.output) if stop.output else None
+            return files.stopped_message(stop), None, None, None, None, str(stop.output) if stop.output else None
     s = evaluation.summary
     info = service.describe()
     summary = (f"### Accuracy {s.accuracy:.1%} on {s.n:,} pairs\n"
@@ -47,9 +49,28 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
                f"{info.max_length} tokens{empty_note(s.empty, 'pairs').replace(';', ' ·')} · "
                f"read as {LAYOUT_NAMES[s.layout]} · {s.pairs_per_second:.1f} pairs/s.\n\n"
                "Accuracy counts pairs whose chosen response scored strictly above the rejected one (a tie is not a "
-               "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else "") + note)
+               "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else "") + "\n\n" + trust_summary(s) + note)
     worst = files.rounded(preview_frame(worst_pairs(evaluation.results, WORST_PAIRS_SHOWN)[WORST_COLUMNS], width=120))
-    return summary, histogram_frame(evaluation.results["margin"].tolist()), worst, str(out)
+    points, total = pair_points(evaluation.results)
+    return (summary, histogram_frame(evaluation.results["margin"].tolist()), worst,
+            charts.reliability_chart(s.reliability), charts.length_scatter(points, total), str(out))
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def trust_summary(s) -> str:
+    """The summary's "How far to trust it" lines: the length baseline, the length groups, Spearman, ECE."""
+    equal = s.n - s.n_chosen_longer - s.n_chosen_shorter
+    rho = "n/a" if s.score_length_spearman is None else f"{s.score_length_spearman:+.2f}"
+    ece = "n/a" if s.ece is None else f"{s.ece:.3f}"
+    return (f"**How far to trust it.** A judge that always picks the longer answer would score "
+            f"**{_percent(s.longer_baseline_accuracy)}** here. The model's accuracy is "
+            f"**{_percent(s.accuracy_chosen_longer)}** on the {s.n_chosen_longer:,} pairs whose chosen answer is "
+            f"longer and **{_percent(s.accuracy_chosen_shorter)}** on the {s.n_chosen_shorter:,} whose chosen answer "
+            f"is shorter ({equal:,} of equal length are in neither). Score against length (Spearman, all "
+            f"{2 * s.n:,} responses): **{rho}** · calibration error (ECE): **{ece}** (0 is perfect).")
 
 
 def build_evaluate_tab(service: RewardService) -> None:
@@ -64,6 +85,9 @@ def build_evaluate_tab(service: RewardService) -> None:
          files.Picker("Rejected column", "rejected", "eval-rejected-column")],
         "Evaluate", "Per-pair results", sample_label="Try the sample pairs")
     hist = files.histogram("Margins: score(chosen) minus score(rejected)", "Margin", "eval-histogram")
+    with gr.Row():
+        reliability = charts.plot("Calibration (reliability plot)", "eval-reliability")
+        scatter = charts.plot("Score against length", "eval-length-scatter")
     worst = gr.Dataframe(label=f"The {WORST_PAIRS_SHOWN} worst-judged pairs (most negative margin first)",
                          interactive=False, wrap=True, elem_id="eval-worst")
 
@@ -77,10 +101,11 @@ def build_evaluate_tab(service: RewardService) -> None:
                 gr.update(choices=columns, value="rejected" if "rejected" in columns else columns[-1]))
 
     def run_evaluation(path, prompt, chosen, rejected, progress=gr.Progress()):
-        summary, margins, table, out = evaluate_upload(service, path, prompt, chosen, rejected, progress)
-        return summary, files.sorted_histogram(margins), table, out
+        summary, margins, table, calibration, by_length, out = evaluate_upload(service, path, prompt, chosen,
+                                                                                rejected, progress)
+        return summary, files.sorted_histogram(margins), table, calibration, by_length, out
 
-    inputs, outputs = [tab.upload, *tab.pickers], [tab.summary, hist, worst, tab.download]
+    inputs, outputs = [tab.upload, *tab.pickers], [tab.summary, hist, worst, reliability, scatter, tab.download]
     one_file_job = dict(api_visibility="private", concurrency_id="files", concurrency_limit=1)
     tab.upload.change(pick_columns, tab.upload, tab.pickers, api_visibility="private")
     tab.sample.click(lambda: str(SAMPLE_PAIRS), None, tab.upload, api_visibility="private", queue=False).then(
