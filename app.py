@@ -16,16 +16,17 @@ import warnings
 import gradio as gr
 from starlette.middleware import Middleware
 
+from reward import zerogpu
 from reward.config import (
     MAX_FILE_BYTES,
     PAGE_RESPONSE_BOXES,
     SAMPLE_PAIRS,
     ConfigError,
-    ModelLoadError,
     Settings,
     add_settings_arguments,
     settings_from_args,
 )
+from reward.lineup import Lineup
 from reward.service import RewardService
 from ui import text
 from ui.batch import build_batch_tab
@@ -34,13 +35,23 @@ from ui.compare import add_score_api, build_compare_tab
 from ui.evaluate import build_evaluate_tab
 from ui.examples import ExampleSet, load_example_sets
 from ui.explain import add_explain_api
+from ui.models import add_models_api, build_models_tab
 from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel, quiet_input_refusals
 from ui.runtime import limit_malloc_arenas
 
+log = logging.getLogger("reward.app")
 
-def build_demo(service: RewardService, examples: list[ExampleSet] | None = None) -> gr.Blocks:
-    """The whole page and its API, bound to ``service``; nothing is loaded here."""
+MODEL_WORK = ("scoring", "explain", "attribute", "probe", "files", "models")
+"""The concurrency ids of the events that run a model: on ZeroGPU each runs inside ``spaces.GPU``."""
+
+
+def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
+               lineup: Lineup | None = None) -> gr.Blocks:
+    """The whole page and its API, bound to ``service`` (and, when REWARD_COMPARE_MODELS lists models, to
+    ``lineup``, made from ``service`` if not given); nothing is loaded here."""
     examples = load_example_sets() if examples is None else examples
+    if lineup is None and service.settings.compare_models:
+        lineup = Lineup(service)
     with gr.Blocks(title=text.TITLE) as demo:
         banner, panel = header(service)
         with gr.Tabs():
@@ -50,12 +61,28 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None)
                 build_batch_tab(service)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(service)
+            if lineup is not None:
+                with gr.Tab("Models", id="models"):
+                    build_models_tab(lineup)
         gr.Markdown(text.FOOTER)
         add_score_api(demo, service)
         add_explain_api(demo, service)
+        if lineup is not None:
+            add_models_api(demo, lineup)
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],
                   api_visibility="private")
+    run_model_work_on_gpu(demo)
     return demo
+
+
+def run_model_work_on_gpu(demo: gr.Blocks) -> None:
+    """On ZeroGPU, wrap every event that runs a model in ``spaces.GPU`` (elsewhere this changes nothing).
+
+    Gradio reads an event's parameters (a file job's ``gr.Progress``) through the wrapper, which keeps
+    the signature; validators stay outside: a refused request never asks for the GPU."""
+    for block_fn in demo.fns.values():
+        if block_fn.concurrency_id in MODEL_WORK and block_fn.fn is not None:
+            block_fn.fn = zerogpu.gpu(block_fn.fn)
 
 
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
@@ -78,14 +105,19 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
              f"(up to {settings.max_responses}).")
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit]
-    return demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
-                       max_threads=max(40, settings.concurrency + 8),
-                       allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
+    # The public API (/score, /explain, ...) doubles as MCP tools at /gradio_api/mcp/ (REWARD_MCP=0: off).
+    launched = demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
+                           max_threads=max(40, settings.concurrency + 8), mcp_server=settings.mcp,
+                           allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
+    if settings.mcp and demo.mcp_error:
+        log.warning("MCP tools are off: %s (install the MCP extra: pip install \"gradio[mcp]\"; or set "
+                    "REWARD_MCP=0 to silence this)", demo.mcp_error.splitlines()[0])
+    return launched
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=f"{text.TITLE}: {text.TAGLINE}")
-    add_settings_arguments(parser)
+    add_settings_arguments(parser, app=True)
     args = parser.parse_args(argv)
     try:
         return settings_from_args(args)
@@ -101,13 +133,14 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|copy keyword)", module=r"gradio\.queueing")
     settings = parse_settings(argv)
     limit_malloc_arenas()  # memory stays flat under many worker threads; see ui/runtime.py
+    if zerogpu.detect():  # imports `spaces` on ZeroGPU, before any model (and CUDA) starts
+        log.info("ZeroGPU: scoring, explaining and file jobs run inside spaces.GPU")
     service = RewardService(settings)
-    try:
-        service.model()  # warm up once, before the first visitor
-    except ModelLoadError as err:
+    lineup = Lineup(service)  # the main model, and those of REWARD_COMPARE_MODELS
+    for reason in lineup.load().values():  # warm up once, before the first visitor
         # The page still starts: it shows this message, and so does every Score.
-        print(f"error: {err}", file=sys.stderr)
-    launch(build_demo(service), settings)
+        print(f"error: {reason}", file=sys.stderr)
+    launch(build_demo(service, lineup=lineup if settings.compare_models else None), settings)
 
 
 if __name__ == "__main__":

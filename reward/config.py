@@ -79,6 +79,12 @@ activations per token for the backward pass (measured on a CPU), so 32 steps of 
 some 8 GB. On a CPU it also bounds how long a scoring request waits, the model being taken in turn one pass
 at a time (1024 tokens: about 0.5 GB, a pass of a few seconds on two cores, and no slower overall there)."""
 ATTRIBUTION_PASS_TOKENS_ELSEWHERE = 4096
+MAX_COMPARE_MODELS = 8
+"""Most models ``REWARD_COMPARE_MODELS`` may list: each BERT-base costs about half a GB of memory (README)."""
+MODELS_TAB_BOXES = 6
+"""Response boxes on the Models tab (``/score_models`` takes ``max_responses``)."""
+DISPUTES_SHOWN = 20
+"""Disputed pairs of responses the Models tab lists (the rest are counted)."""
 
 
 class ConfigError(ValueError):
@@ -103,8 +109,14 @@ class Settings:
     max_chars: int = 20_000
     concurrency: int = 16
     queue_size: int = 64
+    mcp: bool = True
+    compare_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "compare_models", tuple(self.compare_models))
+        problem = compare_models_problem(self.compare_models, self.model)
+        if problem:
+            raise ConfigError(problem)
         if not self.model.strip():
             raise ConfigError("REWARD_MODEL is empty: give a Hugging Face model id or a local folder.")
         if self.device.split(":")[0] not in DEVICES:
@@ -139,6 +151,20 @@ def precision_problem(precision: str, device_type: str | None = None) -> str | N
     return None
 
 
+def compare_models_problem(models: tuple[str, ...], main: str) -> str | None:
+    """Why the Models tab's list cannot be used, or None: blank, repeated or too many entries."""
+    if len(models) > MAX_COMPARE_MODELS:
+        return (f"REWARD_COMPARE_MODELS lists {len(models)} models; the limit is {MAX_COMPARE_MODELS} (each one "
+                "stays loaded in memory). Remove some.")
+    for i, model in enumerate(models):
+        if not model.strip():
+            return f"REWARD_COMPARE_MODELS has an empty entry (number {i + 1}): give comma-separated model ids or folders."
+        if model in models[:i] or model == main:
+            return (f"REWARD_COMPARE_MODELS lists {model!r} twice (the main model, REWARD_MODEL, is always in the "
+                    "lineup): list each other model once.")
+    return None
+
+
 # name -> (environment variable, help text)
 SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "model": ("REWARD_MODEL", "Hugging Face model id or local folder of the reward model."),
@@ -152,11 +178,27 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "max_chars": ("REWARD_MAX_CHARS", "Most characters accepted in the prompt or in one response."),
     "concurrency": ("REWARD_CONCURRENCY", "Scoring requests taken at once; those that wait share forward passes."),
     "queue_size": ("REWARD_QUEUE_SIZE", "Requests that may wait in the queue; beyond it callers are told to retry."),
+    "mcp": ("REWARD_MCP", "1 (default) serves the API as MCP tools at /gradio_api/mcp/; 0 turns that off "
+            "(the flag --no-mcp too)."),
+    "compare_models": ("REWARD_COMPARE_MODELS", "Comma-separated model ids or folders scored beside the main model "
+                       "on a Models tab (none by default). Only these load, at start."),
 }
+APP_ONLY = ("mcp", "compare_models")
+"""Settings of the web app (``python app.py``), not of the command line."""
+BOOLEAN_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                 "off": False}
 
 
 def _convert(name: str, raw: str, source: str):
     default = getattr(Settings, name)
+    if isinstance(default, bool):
+        try:
+            return BOOLEAN_WORDS[raw.strip().lower()]
+        except KeyError:
+            raise ConfigError(f"{source}={raw!r} is not 1 or 0 (true/false, on/off, yes/no also work).") from None
+    if isinstance(default, tuple):
+        entries = [entry.strip() for entry in raw.split(",")]
+        return tuple(entries[:-1] if len(entries) > 1 and not entries[-1] else entries)  # a trailing comma is fine
     if isinstance(default, int):
         try:
             return int(raw)
@@ -178,12 +220,18 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(**values)
 
 
-def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per setting; an unset flag leaves the environment's value."""
+def add_settings_arguments(parser: argparse.ArgumentParser, *, app: bool = False) -> None:
+    """Add one ``--flag`` per setting (the web app's own ones only with ``app``); an unset flag leaves the
+    environment's value."""
     group = parser.add_argument_group("model settings (each overrides its environment variable)")
     for name, (var, text) in SETTINGS_HELP.items():
+        if name in APP_ONLY and not app:
+            continue
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=name, default=None, metavar=var, help=f"{text} [env {var}]")
+    if app:
+        group.add_argument("--no-mcp", dest="mcp", action="store_const", const="0",
+                           help="Do not serve the MCP tools (as REWARD_MCP=0).")
 
 
 def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
