@@ -3,15 +3,18 @@
     python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
     python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
     python -m reward explain --prompt TEXT --response TEXT [--json] [--attribute]
+    python -m reward score big.parquet -o big.scored.parquet --engine ray --address HOST:6379 --workers 8 --gpus-per-worker 1
 
 Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.scoring.score_file`,
 :func:`reward.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
-A progress bar goes to stderr; results go to stdout.
+A progress bar goes to stderr; results go to stdout. ``--engine ray`` (score and evaluate) runs the
+scoring on a Ray cluster (:mod:`reward.distributed`); reading, checks and writing stay the same.
 
 Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
 2 bad input or usage (the message starts with ``error:``; nothing was scored);
 3 every row was scored but OUTPUT could not be written: the complete result was kept in a
-rescue copy, whose path is printed; 130 interrupted (Ctrl+C; what was scored is written out first).
+rescue copy, whose path is printed; 130 interrupted (Ctrl+C; what was scored is written out first;
+with ``--engine ray`` nothing is written unless every row was scored).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from .config import (
     settings_from_args,
 )
 from .display import empty_note, shorten
+from .distributed import RAY_BATCH_ROWS, EngineFailed, RayEngine, RayOptions, import_ray
 from .formats import FileProblem
 from .outputs import ResultRescued
 from .requests import InvalidRequest
@@ -124,7 +128,42 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "carriage return), so a spreadsheet shows it instead of running it as a formula; off "
                              "by default, so text and scores round-trip exactly")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ray = parser.add_argument_group("scoring on a Ray cluster (pip install -r requirements-ray.txt)")
+    ray.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this process (default); ray: model replicas on a Ray cluster through Ray Data, "
+                          "with the same reading, checks and output")
+    ray.add_argument("--address", default=None,
+                     help="with --engine ray: the cluster to use, e.g. HOST:6379 or ray://HOST:10001 (default: "
+                          "start a Ray on this machine, or use the one this process already runs)")
+    ray.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="with --engine ray: model replicas (default: one per --gpus-per-worker GPUs, or one per "
+                          "4 CPUs without GPUs)")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+                     help="with --engine ray: GPUs each replica takes (default 0: CPU)")
     add_settings_arguments(parser)
+
+
+def _model_source(settings: Settings, engine: RayEngine | None) -> Callable:
+    return engine.model if engine is not None else _loader(settings)
+
+
+@contextlib.contextmanager
+def _engine(args: argparse.Namespace, settings: Settings):
+    """A Ray engine for ``--engine ray`` (shut down afterwards if it started Ray), else None."""
+    if args.engine != "ray":
+        yield None
+        return
+    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker,
+                                            min(args.chunk_rows, RAY_BATCH_ROWS)))
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _whole_file(args: argparse.Namespace, texts_per_row: int) -> int:
+    """Rows scored together: all of them in one Ray job (each replica then loads the model once)."""
+    return args.chunk_rows if args.engine != "ray" else max(args.chunk_rows, texts_per_row * args.max_rows)
 
 
 def _progress_bar(unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, int], None], Callable]:
@@ -196,9 +235,9 @@ def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
     from .scoring import score_file
 
     progress, close = _progress_bar("row", args.quiet, err)
-    with _kept_anyway() as kept, _closing(close):
-        kept.result = score_file(_loader(settings), args.input, args.output, args.prompt_column,
-                                 args.response_column, progress=progress, chunk_rows=args.chunk_rows,
+    with _engine(args, settings) as engine, _kept_anyway() as kept, _closing(close):
+        kept.result = score_file(_model_source(settings, engine), args.input, args.output, args.prompt_column,
+                                 args.response_column, progress=progress, chunk_rows=_whole_file(args, 1),
                                  max_rows=args.max_rows, max_bytes=int(args.max_mb * MIB),
                                  neutralize_formulas=args.neutralize_formulas)
     result = kept.result
@@ -216,11 +255,12 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
     progress, close = _progress_bar("pair", args.quiet, err)
-    with _kept_anyway() as kept, _closing(close):
-        kept.result = evaluate_file(_loader(settings), args.input, args.output, prompt_column=args.prompt_column,
+    with _engine(args, settings) as engine, _kept_anyway() as kept, _closing(close):
+        kept.result = evaluate_file(_model_source(settings, engine), args.input, args.output,
+                                    prompt_column=args.prompt_column,
                                     chosen_column=args.chosen_column, rejected_column=args.rejected_column,
                                     progress=progress, resamples=args.resamples, seed=args.seed,
-                                    chunk_rows=args.chunk_rows, max_rows=args.max_rows,
+                                    chunk_rows=_whole_file(args, 2), max_rows=args.max_rows,
                                     max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas)
     evaluation = kept.result
     destination = kept.rescued.rescue if kept.rescued else args.output
@@ -306,6 +346,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             raise ConfigError("--max-rows and --max-mb must be positive.")
         if args.command != "explain" and args.chunk_rows < 2:
             raise ConfigError("--chunk-rows must be at least 2.")
+        if args.command != "explain" and args.engine == "ray":
+            import_ray()  # before any reading: say at once how to install it
         runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
         return runner(args, settings, out, err)
     except ResultRescued as kept:
@@ -314,7 +356,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except (FileProblem, ConfigError, InvalidRequest, AttributionUnavailable) as problem:
         print(f"error: {problem}", file=err)
         return EXIT_BAD_INPUT
-    except ModelLoadError as problem:
+    except (ModelLoadError, EngineFailed) as problem:
         print(f"error: {problem}", file=err)
         return EXIT_FAILED
     except ScoringInterrupted as stop:
