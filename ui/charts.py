@@ -17,8 +17,8 @@ SIDE_COLOURS = {"chosen": "#2f7d32", "rejected": "#c62828", "response": "#4f46e5
 
 
 def plot(label: str, elem_id: str) -> gr.Plot:
-    """An empty plot slot for one of these charts."""
-    return gr.Plot(label=label, elem_id=elem_id, min_width=300)
+    """An empty plot slot for one of these charts (the chart's own title stands in for the label)."""
+    return gr.Plot(label=label, show_label=False, elem_id=elem_id, min_width=300)
 
 
 def reliability_chart(table: list[dict]) -> alt.LayerChart | None:
@@ -42,7 +42,7 @@ def reliability_chart(table: list[dict]) -> alt.LayerChart | None:
         color="#888888", strokeDash=[6, 4]).encode(x=x, y=y)
     base = alt.Chart(points).encode(x=x, y=y)
     dots = base.mark_circle(color="#4f46e5", opacity=0.8).encode(
-        size=alt.Size("count:Q", title="Pairs", scale=alt.Scale(range=[40, 600])),
+        size=alt.Size("count:Q", scale=alt.Scale(range=[40, 600]), legend=None),  # the labels give the counts
         tooltip=[alt.Tooltip("bin:N", title="Confidence bin"), alt.Tooltip("count:Q", title="Pairs"),
                  alt.Tooltip("confidence:Q", title="Mean confidence", format=".3f"),
                  alt.Tooltip("accuracy:Q", title="Accuracy", format=".1%")])
@@ -67,8 +67,8 @@ def length_scatter(points: pd.DataFrame, total: int) -> alt.Chart | None:
     drawn = points["row"].nunique()
     shown = (f"A fixed sample of {drawn:,} of the {total:,} {unit} is drawn (at most {SCATTER_MAX_POINTS:,} dots)."
              if drawn < total else f"All {total:,} {unit}.")
-    colour = alt.Color("side:N", title="Response", scale=alt.Scale(domain=sides,
-                                                                   range=[SIDE_COLOURS[s] for s in sides]))
+    scale = alt.Scale(domain=sides, range=[SIDE_COLOURS[s] for s in sides])
+    colour = alt.Color("side:N", title="Response", scale=scale, legend=alt.Legend() if len(sides) > 1 else None)
     return alt.Chart(points).mark_circle(size=40, opacity=0.6).encode(
         x=alt.X("length:Q", title="Response length (characters)"),
         y=alt.Y("score:Q", title="Reward (score)"),
