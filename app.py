@@ -106,13 +106,25 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit]
     # The public API (/score, /explain, ...) doubles as MCP tools at /gradio_api/mcp/ (REWARD_MCP=0: off).
+    problem = mcp_problem() if settings.mcp else None
     launched = demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
-                           max_threads=max(40, settings.concurrency + 8), mcp_server=settings.mcp,
+                           max_threads=max(40, settings.concurrency + 8), mcp_server=settings.mcp and not problem,
                            allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
-    if settings.mcp and demo.mcp_error:
-        log.warning("MCP tools are off: %s (install the MCP extra: pip install \"gradio[mcp]\"; or set "
-                    "REWARD_MCP=0 to silence this)", demo.mcp_error.splitlines()[0])
+    problem = problem or (demo.mcp_error if settings.mcp else None)
+    if problem:
+        log.warning("The MCP tools are off: %s. Install them with pip install \"gradio[mcp]\", or set REWARD_MCP=0.",
+                    " ".join(problem.split()).rstrip("."))
     return launched
+
+
+def mcp_problem() -> str | None:
+    """Why Gradio's MCP server cannot start here (its extra is missing), or None: the app then starts
+    without it instead of failing."""
+    try:
+        import gradio.mcp  # noqa: F401
+    except ImportError as err:
+        return f"Gradio's MCP server cannot be imported ({err})"
+    return None
 
 
 def parse_settings(argv: list[str] | None = None) -> Settings:
@@ -127,7 +139,9 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request otherwise
+    # httpx and the MCP server log a line or more per request otherwise
+    for noisy in ("httpx", "mcp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     # Gradio's queue statistics use pandas options that pandas 3 deprecates: four lines at the first
     # event that nobody running the app can act on.
     warnings.filterwarnings("ignore", message=r".*(no_silent_downcasting|copy keyword)", module=r"gradio\.queueing")

@@ -67,3 +67,55 @@ def test_the_readme_documents_every_setting():
     for name, (var, _) in SETTINGS_HELP.items():
         flag = "--" + name.replace("_", "-")
         assert f"| `{var}` | `{flag}` |" in readme, f"README's configuration table lacks {var}"
+
+
+@pytest.mark.parametrize("raw, on", [("1", True), ("true", True), ("On", True), ("yes", True), ("0", False),
+                                     ("false", False), ("OFF", False), ("no", False)])
+def test_reward_mcp_reads_the_usual_words(raw, on):
+    assert settings_from_env({"REWARD_MCP": raw}).mcp is on
+
+
+def test_mcp_is_on_by_default_and_no_mcp_turns_it_off_over_the_environment():
+    assert Settings().mcp is True and settings_from_env({}).mcp is True
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, app=True)
+    assert settings_from_args(parser.parse_args(["--no-mcp"]), {"REWARD_MCP": "1"}).mcp is False
+    assert settings_from_args(parser.parse_args(["--mcp", "0"]), {}).mcp is False
+    assert settings_from_args(parser.parse_args([]), {"REWARD_MCP": "0"}).mcp is False
+
+
+def test_the_command_line_has_no_web_app_flags():
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    for flag in ("--no-mcp", "--mcp", "--compare-models"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, "0"] if flag != "--no-mcp" else [flag])
+
+
+@pytest.mark.parametrize("raw, models", [
+    ("a/b", ("a/b",)),
+    (" a/b , ./folder ,", ("a/b", "./folder")),  # spaces around entries and a trailing comma are fine
+    ("OpenAssistant/reward-model-deberta-v3-large-v2,nicholasKluge/Harmless-RewardModel",
+     ("OpenAssistant/reward-model-deberta-v3-large-v2", "nicholasKluge/Harmless-RewardModel")),
+])
+def test_compare_models_are_comma_separated(raw, models):
+    assert settings_from_env({"REWARD_COMPARE_MODELS": raw}).compare_models == models
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser, app=True)
+    assert settings_from_args(parser.parse_args(["--compare-models", raw]), {}).compare_models == models
+
+
+def test_no_compare_models_by_default():
+    assert Settings().compare_models == () and settings_from_env({"REWARD_COMPARE_MODELS": " "}).compare_models == ()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REWARD_MCP": "maybe"}, "REWARD_MCP='maybe' is not 1 or 0"),
+    ({"REWARD_COMPARE_MODELS": "a,,b"}, "empty entry \\(number 2\\)"),
+    ({"REWARD_COMPARE_MODELS": "a, a"}, "lists 'a' twice"),
+    ({"REWARD_COMPARE_MODELS": DEFAULT_MODEL}, "main model, REWARD_MODEL, is always in the lineup"),
+    ({"REWARD_COMPARE_MODELS": ",".join(f"m{i}" for i in range(9))}, "lists 9 models; the limit is 8"),
+])
+def test_bad_app_settings_name_the_variable(env, message):
+    with pytest.raises(ConfigError, match=message):
+        settings_from_env(env)
