@@ -156,8 +156,8 @@ def ece(margins: Sequence[float], bins: int = CALIBRATION_BINS) -> float | None:
     """Expected calibration error of confidence sigmoid(|margin|) against accuracy.
 
     The sum over the bins of :func:`reliability_table` of (bin count / n) * |bin accuracy -
-    bin mean confidence|: 0 for a model exactly as sure as it is right; up to 0.5 for one
-    that is sure and always wrong. None for no pairs or a NaN margin.
+    bin mean confidence|: 0 for a model exactly as sure as it is right; 1 for one that is
+    certain (huge margins) and always wrong. None for no pairs or a NaN margin.
     """
     table = reliability_table(margins, bins)
     n = sum(row["count"] for row in table)
@@ -168,7 +168,7 @@ def ece(margins: Sequence[float], bins: int = CALIBRATION_BINS) -> float | None:
 
 def pair_figures(score_chosen: Sequence[float], score_rejected: Sequence[float], chosen: Sequence[str],
                  rejected: Sequence[str]) -> dict:
-    """Every figure above for a set of scored pairs, under the names :class:`~reward.evaluate.EvaluationSummary` uses."""
+    """Every figure above for a set of scored pairs, named as :class:`~reward.evaluate.EvaluationSummary` names them."""
     margins = [float(c) - float(r) for c, r in zip(score_chosen, score_rejected)]
     len_c, len_r = text_lengths(chosen), text_lengths(rejected)
     longer = accuracy_chosen_longer(margins, len_c, len_r)
