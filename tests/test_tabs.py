@@ -145,3 +145,42 @@ def test_a_file_with_rows_but_no_columns_is_named_not_a_bare_error(tmp_path):
     src.write_text("{}\n{}\n")
     with pytest.raises(gr.Error, match="empty-objects.jsonl has rows but no columns"):
         columns_of(str(src))
+
+
+def plain_spearman(xs, ys) -> float:
+    """Spearman's rho by hand: average ranks, then Pearson's correlation of the ranks."""
+    def ranks(values):
+        return [sum(w < v for w in values) + (sum(w == v for w in values) + 1) / 2 for v in values]
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    num = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    return num / (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+
+
+def test_evaluate_shows_the_length_baseline_and_both_trust_charts(service, tiny_model):
+    text, _, _, reliability, scatter, _ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    longer = sum(len(p["chosen"]) > len(p["rejected"]) for p in pairs)
+    assert f"always picks the longer answer would score **{longer / len(pairs):.1%}**" in text
+    assert f"on the {longer} pairs whose chosen answer is longer" in text
+    points = scatter.data
+    assert len(points) == 2 * len(pairs) and sorted(points["side"].unique()) == ["chosen", "rejected"]
+    chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
+    mine = points[points["side"] == "chosen"].sort_values("row")
+    assert mine["length"].tolist() == [len(p["chosen"]) for p in pairs]
+    assert mine["score"].tolist() == pytest.approx([s.score for s in chosen], abs=1e-4)
+    dots = next(layer for layer in reliability.layer if "count" in getattr(layer.data, "columns", []))
+    assert dots.data["count"].sum() == len(pairs)
+
+
+def test_batch_reports_the_score_length_correlation_and_its_scatter(service, tiny_model, tmp_path):
+    rows = pd.DataFrame({"prompt": ["Why?", "What is 2+2?", "Why?", "Capital of France?", "Hi"],
+                         "response": ["Because.", "4", "A much longer answer " * 5, "Paris.", "Hello there, friend"]})
+    src = tmp_path / "qa.jsonl"
+    rows.to_json(src, orient="records", lines=True)
+    text, _, _, scatter, _ = score_upload(service, str(src), "prompt", "response")
+    scores = [s.score for s in tiny_model.score_pairs(rows["prompt"].tolist(), rows["response"].tolist())]
+    rho = plain_spearman(scores, [len(r) for r in rows["response"]])
+    assert f"Spearman **{rho:+.2f}**" in text
+    assert scatter.data["length"].tolist() == [len(r) for r in rows["response"]]
+    assert scatter.data["score"].tolist() == pytest.approx(scores, abs=1e-4)
