@@ -127,7 +127,7 @@ def percent(chance: float) -> str:
 
 def win_matrix_frame(ranked: Sequence[RankedResponse]):
     """The win matrix in long form for a heatmap, rows and columns in rank order: ``Row``, ``Column`` (chart
-    labels), ``Chance`` (the row's chance against the column; None on the diagonal and for NaN) and ``Label``
+    labels), ``Chance`` (the row's chance against the column, 0.5 on the diagonal; None for NaN) and ``Label``
     (:func:`percent`; "—" on the diagonal)."""
     import pandas as pd
 
@@ -136,9 +136,9 @@ def win_matrix_frame(ranked: Sequence[RankedResponse]):
     for i, a in enumerate(ranked):
         for j, b in enumerate(ranked):
             chance = matrix[i][j]
-            shown = i != j and not math.isnan(chance)
-            rows.append({"Row": ranked_label(a), "Column": ranked_label(b), "Chance": chance if shown else None,
-                         "Label": "—" if i == j else (percent(chance) if shown else "n/a")})
+            known = not math.isnan(chance)
+            rows.append({"Row": ranked_label(a), "Column": ranked_label(b), "Chance": chance if known else None,
+                         "Label": "—" if i == j else (percent(chance) if known else "n/a")})
     return pd.DataFrame(rows, columns=["Row", "Column", "Chance", "Label"])
 
 

@@ -26,24 +26,27 @@ def rank(service: RewardService, prompt, responses) -> RankingResult:
 
 def win_matrix_chart(ranked: list[RankedResponse]):
     """The win matrix as an Altair heatmap: rows and columns in rank order, each cell labelled with the row's
-    chance against the column (see :func:`reward.ranking.win_matrix`), "—" on the diagonal."""
+    chance against the column (see :func:`reward.ranking.win_matrix`); the diagonal grey, labelled "—"."""
     import altair as alt
 
     order = [ranked_label(r) for r in ranked]
-    side = min(60 * len(ranked) + 40, 640)
+    side = min(70 * len(ranked) + 80, 640)
     base = alt.Chart(win_matrix_frame(ranked)).encode(
         x=alt.X("Column:N", sort=order, title="… over this response",
-                axis=alt.Axis(orient="top", labelAngle=-30 if len(ranked) > 4 else 0, labelLimit=140)),
-        y=alt.Y("Row:N", sort=order, title="Chance this response is preferred …", axis=alt.Axis(labelLimit=140)))
+                axis=alt.Axis(labelAngle=-30 if len(ranked) > 3 else 0, labelLimit=140)),
+        y=alt.Y("Row:N", sort=order, title="Chance this is preferred …", axis=alt.Axis(labelLimit=140)))
     cells = base.mark_rect().encode(
-        color=alt.Color("Chance:Q", scale=alt.Scale(domain=[0, 1], scheme="redblue"),
-                        legend=alt.Legend(title="Chance", format="%")),
+        color=alt.condition("datum.Row == datum.Column", alt.value("#e5e7eb"),
+                            alt.Color("Chance:Q", scale=alt.Scale(domain=[0, 1], scheme="redblue"),
+                                      legend=alt.Legend(title="Chance", format="%"))),
         tooltip=[alt.Tooltip("Row:N", title="Row"), alt.Tooltip("Column:N", title="Column"),
                  alt.Tooltip("Label:N", title="Chance row preferred")])
     labels = base.mark_text(fontSize=13).encode(
         text="Label:N",
         color=alt.condition("datum.Chance > 0.85 || datum.Chance < 0.15", alt.value("white"), alt.value("black")))
-    return (cells + labels).properties(width="container", height=side)
+    # The top padding keeps the chart clear of the block's label, which Gradio draws over the plot.
+    return (cells + labels).properties(width=side, height=side, padding={"top": 40, "left": 5, "right": 5,
+                                                                          "bottom": 5})
 
 
 def card_check_view(rows: list[CardRow], example_sets: list[ExampleSet]) -> dict:

@@ -30,7 +30,8 @@ def build_probes_panel() -> ProbesPanel:
         gr.Markdown(text.PROBES_INTRO)
         note = gr.Markdown(elem_id="probes-note")
         table = gr.Dataframe(label="Probes of the chosen response, biggest change first", interactive=False,
-                             wrap=True, column_widths=["14%", "9%", "9%", "30%", "14%", "24%"], elem_id="probes")
+                             wrap=True, column_widths=["14%", "9%", "9%", "30%", "14%", "24%"], max_height=900,
+                             elem_id="probes")
     return ProbesPanel(panel, table, note)
 
 
@@ -40,7 +41,7 @@ def probe_table(report: ProbeReport) -> pd.DataFrame:
     for row in report.rows:
         kind = KINDS.get(row.probe)
         shown = row.prompt if row.probe in ("no prompt", "unrelated prompt") else row.response
-        rows.append({"Probe": row.probe, "Change": round(row.change, 3), "Score": round(row.score, 3),
+        rows.append({"Probe": row.probe, "Change": f"{row.change:+.3f}" if kind else "—", "Score": f"{row.score:+.3f}",
                      "What a sound judge would do": kind.note if kind else "The response as it was scored.",
                      "Against it?": ("⚠ " + against(row.probe, row.change)) if against(row.probe, row.change) else "",
                      "Text scored": shorten(shown, 60) if shown else "(empty prompt)"})
