@@ -60,8 +60,8 @@ def test_each_probe_scores_the_texts_the_issue_describes():
     texts = {name: (p, r) for name, p, r in probes}
     want = expected_texts(PROMPT, ANSWER)
     # Five pieces: three sentences and two list items; the first half keeps the first two, as they were written.
-    want["first half"] = (PROMPT, "AI Ethics studies how AI systems affect people. It matters because they decide "
-                                  "who gets a loan! ")
+    want["first half"] = (PROMPT, ("AI Ethics studies how AI systems affect people. It matters because they decide "
+                                  "who gets a loan! "))
     want["sentences shuffled"] = (PROMPT, shuffled_by_hand(ANSWER))
     assert texts == want and skipped == {}
     assert [name for name, _, _ in probes] == list(KINDS)
@@ -87,7 +87,7 @@ def test_a_one_sentence_response_skips_the_half_and_the_shuffle_and_says_why():
 
 def test_the_unrelated_prompt_is_never_the_prompt_itself():
     probes, _ = build_probes(UNRELATED[0], "Mix flour and bananas.")
-    assert dict((n, p) for n, p, _ in probes)["unrelated prompt"] == UNRELATED[1]
+    assert {n: p for n, p, _ in probes}["unrelated prompt"] == UNRELATED[1]
     probes, skipped = build_probes("Only one.", "An answer.", unrelated=["Only one."])
     assert "unrelated prompt" not in {n for n, _, _ in probes} and "unrelated prompt" in skipped
 

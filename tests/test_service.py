@@ -54,3 +54,14 @@ def test_describe_before_and_after_loading(tiny_settings):
     assert service.describe().model == Path(tiny_settings.model).name
     service.model()
     assert service.describe().parameters > 0
+
+
+def test_probe_has_the_limits_of_rank_and_is_refused_before_loading(tmp_path):
+    service = RewardService(Settings(model=str(tmp_path / "absent")))
+    with pytest.raises(InvalidRequest, match="prompt is empty"):
+        service.probe("", "An answer.")
+    with pytest.raises(InvalidRequest, match="20,001"):
+        service.probe("Why?", "x" * 20_001)
+    assert service.load_error is None  # no load was tried
+    with pytest.raises(ModelLoadError):
+        service.probe("Why?", "An answer.")
