@@ -28,10 +28,10 @@ def mcp_session(url: str, work):
     """Run ``await work(session)`` in an initialised MCP client session on the app at ``url``."""
 
     async def run():
-        async with streamable_http_client(url + "/gradio_api/mcp/") as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
+        async with streamable_http_client(url + "/gradio_api/mcp/") as (read, write, _), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            return await work(session)
 
     return asyncio.run(run())
 
@@ -133,7 +133,7 @@ def test_mcp_off_serves_no_tools_and_the_api_still_works(tiny_model_dir):
     settings = Settings(model=str(tiny_model_dir), device="cpu", mcp=False)
     demo, url = launch_app(settings)
     try:
-        with pytest.raises(Exception):  # noqa: B017, PT011 - nothing answers MCP there, whatever the client raises
+        with pytest.raises(Exception):  # noqa: B017 - nothing answers MCP there, whatever the client raises
             list_tools(url)
         ranked = Client(url + "/", verbose=False).predict(PROMPT, ["a", "b"], api_name="/score")
         assert sorted(r["index"] for r in ranked) == [0, 1]
