@@ -48,8 +48,9 @@ def test_the_api_is_documented_with_typed_parameters(client):
     assert [p["parameter_name"] for p in info["named_endpoints"]["/explain"]["parameters"]] == ["prompt", "response"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/attribute"]["parameters"]] == [
         "prompt", "response", "steps"]
-    # UI-only events are not part of the public API.
-    assert set(info["named_endpoints"]) == {"/score", "/explain", "/attribute"}
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/probe"]["parameters"]] == ["prompt", "response"]
+    # UI-only events are not part of the public API; /score_models exists only with REWARD_COMPARE_MODELS.
+    assert set(info["named_endpoints"]) == {"/score", "/explain", "/attribute", "/probe"}
 
 
 @pytest.mark.parametrize(
