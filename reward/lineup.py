@@ -22,10 +22,12 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 
 from .config import ModelLoadError, Settings
-from .model import display_name
+from .model import HOW_TO_FIX, display_name
 from .ranking import RankedResponse
 from .requests import ScoringRequest
 from .service import RewardService
+
+COMPARE_HOW_TO_FIX = "list the folder (one with config.json, model.safetensors and the tokenizer files) in REWARD_COMPARE_MODELS"
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,15 @@ class Lineup:
             try:
                 service.model()
             except ModelLoadError as err:
-                failed[name] = str(err)
+                failed[name] = self.reason(service, err)
         return failed
+
+    def reason(self, service: RewardService, err: ModelLoadError) -> str:
+        """A load failure's one line; for a compared model the fix names REWARD_COMPARE_MODELS."""
+        if service is self.main:
+            return str(err)
+        return str(err).replace(HOW_TO_FIX, COMPARE_HOW_TO_FIX).replace("Point REWARD_MODEL at",
+                                                                        "List in REWARD_COMPARE_MODELS only")
 
     def check(self, prompt: object, responses: object) -> ScoringRequest:
         """The limits of ``/score`` (the main settings), before any model runs."""
@@ -193,5 +202,5 @@ class Lineup:
             try:
                 rankings.append(ModelRanking(name, ranked=service.rank(prompt, responses).ranked))
             except ModelLoadError as err:
-                rankings.append(ModelRanking(name, error=str(err)))
+                rankings.append(ModelRanking(name, error=self.reason(service, err)))
         return LineupResult(rankings, agreements(rankings), disputes(rankings))

@@ -111,6 +111,7 @@ def test_score_models_gives_each_models_own_ranking_and_the_broken_ones_reason(l
     [failure] = grouped[broken.name]
     assert set(failure) == {"error"} and "\n" not in failure["error"]
     assert "broken-model" in failure["error"] and "no .safetensors weights" in failure["error"]
+    assert "in REWARD_COMPARE_MODELS" in failure["error"] and "REWARD_MODEL=" not in failure["error"]
     assert str(broken.parent) not in failure["error"]  # a server path is shown by its last part only
     # The main model's records are /score's on the same app.
     score = Client(lineup_app + "/", verbose=False).predict(PROMPT, RESPONSES, api_name="/score")
@@ -173,6 +174,7 @@ def test_a_lineup_of_only_broken_models_reports_each_reason(tmp_path):
     records = lineup.rank(PROMPT, ["a", "b"]).records()
     assert [r["model"] for r in records] == ["gone-1", "gone-2"]
     assert all("no such folder" in r["error"] for r in records)
+    assert "set REWARD_MODEL=" in records[0]["error"] and "in REWARD_COMPARE_MODELS" in records[1]["error"]
 
 
 def test_two_folders_with_the_same_name_get_distinct_names(tiny_model_dir, tmp_path):
