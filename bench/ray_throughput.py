@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
 BASE = ROOT / "bench" / ".cache" / "bert-base-random"
+CHUNK_ROWS = 32
+"""Rows scored together, by every engine (on Ray: one batch); small, so that both replicas get work."""
 ENGINES = (("local", []), ("ray, 1 replica", ["--engine", "ray", "--workers", "1"]),
            ("ray, 2 replicas", ["--engine", "ray", "--workers", "2"]))
 
@@ -57,7 +59,7 @@ def run(model: Path, source: Path, output: Path, extra: list[str]) -> tuple[floa
     """(wall seconds of the whole command, seconds of the scoring alone)."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     command = [sys.executable, "-m", "reward", "score", str(source), "-o", str(output), "--model", str(model),
-               "--device", "cpu", "-q", *extra]
+               "--device", "cpu", "-q", "--chunk-rows", str(CHUNK_ROWS), *extra]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start

@@ -3,7 +3,7 @@
     python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
     python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
     python -m reward explain --prompt TEXT --response TEXT [--json] [--attribute]
-    python -m reward score big.parquet -o big.scored.parquet --engine ray --address HOST:6379 --workers 8 --gpus-per-worker 1
+    python -m reward score big.parquet -o big.scored.parquet --engine ray --address auto --gpus-per-worker 1
 
 Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.scoring.score_file`,
 :func:`reward.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
@@ -44,7 +44,7 @@ from .config import (
     settings_from_args,
 )
 from .display import empty_note, shorten
-from .distributed import RAY_BATCH_ROWS, EngineFailed, RayEngine, RayOptions, import_ray
+from .distributed import EngineFailed, RayEngine, RayOptions, import_ray
 from .formats import FileProblem
 from .outputs import ResultRescued
 from .requests import InvalidRequest
@@ -133,8 +133,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                      help="local: this process (default); ray: model replicas on a Ray cluster through Ray Data, "
                           "with the same reading, checks and output")
     ray.add_argument("--address", default=None,
-                     help="with --engine ray: the cluster to use, e.g. HOST:6379 or ray://HOST:10001 (default: "
-                          "start a Ray on this machine, or use the one this process already runs)")
+                     help="with --engine ray: the running cluster to use, e.g. auto (on one of its nodes) or "
+                          "HOST:6379 (default: start a Ray on this machine, or use the one this process already "
+                          "runs)")
     ray.add_argument("--workers", type=int, default=None, metavar="N",
                      help="with --engine ray: model replicas (default: one per --gpus-per-worker GPUs, or one per "
                           "4 CPUs without GPUs)")
@@ -153,8 +154,8 @@ def _engine(args: argparse.Namespace, settings: Settings):
     if args.engine != "ray":
         yield None
         return
-    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker,
-                                            min(args.chunk_rows, RAY_BATCH_ROWS)))
+    # A Ray batch is a local chunk (--chunk-rows): the same pairs share forward passes, so the scores are the same.
+    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker, args.chunk_rows))
     try:
         yield engine
     finally:

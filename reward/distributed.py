@@ -22,14 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import ConfigError, Settings
+from .config import CHUNK_ROWS, ConfigError, Settings
 
 if TYPE_CHECKING:
     from .model import PairScore
 
 RAY_INSTALL = "pip install -r requirements-ray.txt"
-RAY_BATCH_ROWS = 256
-"""Pairs in one Ray batch: one call to a replica, and what is scored again when one dies."""
 CPUS_PER_WORKER = 4
 """Without GPUs, one replica per this many CPUs of the cluster by default (at least one)."""
 WORKER_RESTARTS = 4
@@ -63,7 +61,9 @@ class RayOptions:
     address: str | None = None
     workers: int | None = None
     gpus_per_worker: float = 0.0
-    batch_rows: int = RAY_BATCH_ROWS
+    batch_rows: int = CHUNK_ROWS
+    """Pairs in one Ray batch: one call to a replica, and what is scored again when one dies. The local path's
+    chunk, so that each pair shares its forward passes with the same pairs, and gets the same score."""
 
     def check(self) -> None:
         if self.workers is not None and self.workers < 1:

@@ -35,7 +35,8 @@ ROWS = pd.DataFrame({
     "ok": [True, False, True, True, False, False, True, False, True],
     "note": ["x", "=1+1", "", "line\nbreak", "tab\there", "\"quoted\"", "🙂", "ünï", "-"],
 })
-RAY = ["--engine", "ray", "--workers", "2", "--chunk-rows", "2"]  # 2-row batches: every replica gets several
+CHUNK = ["--chunk-rows", "2"]  # 2-row batches: every replica gets several; the local path scores the same chunks
+RAY = ["--engine", "ray", "--workers", "2", *CHUNK]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def score_both_ways(capsys, tmp_path, model_dir, extension: str) -> tuple[pd.Dat
     source = tmp_path / f"rows.{extension}"
     write_table(ROWS, source)
     local_out, ray_out = tmp_path / f"local.{extension}", tmp_path / f"ray.{extension}"
-    assert score(capsys, source, local_out, model_dir)[0] == EXIT_OK
+    assert score(capsys, source, local_out, model_dir, *CHUNK)[0] == EXIT_OK
     code, out, err = score(capsys, source, ray_out, model_dir, *RAY)
     assert code == EXIT_OK, err
     empty = sum(1 for r in ROWS["response"] if not r.strip())
@@ -119,7 +120,8 @@ def test_jsonl_with_a_replica_killed_mid_run_gives_the_same_output(tmp_path, tin
 
 def test_evaluate_on_ray_gives_the_local_results(tmp_path, tiny_model_dir, local_ray, capsys):
     local_out, ray_out = tmp_path / "local.csv", tmp_path / "ray.csv"
-    common = ["evaluate", str(SAMPLE_PAIRS), "--model", str(tiny_model_dir), "--device", "cpu", "-q", "--worst", "0"]
+    common = ["evaluate", str(SAMPLE_PAIRS), "--model", str(tiny_model_dir), "--device", "cpu", "-q", "--worst", "0",
+              "--chunk-rows", "8"]
     assert main([*common, "-o", str(local_out)]) == EXIT_OK
     local_summary = capsys.readouterr().out
     assert main([*common, "-o", str(ray_out), "--engine", "ray", "--workers", "1"]) == EXIT_OK
@@ -131,7 +133,8 @@ def test_evaluate_on_ray_gives_the_local_results(tmp_path, tiny_model_dir, local
     for column in ("score_chosen", "score_rejected", "margin"):
         assert np.abs(distributed[column].astype(float) - local[column].astype(float)).max() < 1e-5
     # The accuracy line is computed from the same correct/incorrect pairs.
-    assert ray_summary.strip().splitlines()[-2].split(", 95% CI")[0] == local_summary.strip().splitlines()[-2].split(", 95% CI")[0]
+    accuracy = [summary.strip().splitlines()[-2].split(", 95% CI")[0] for summary in (ray_summary, local_summary)]
+    assert accuracy[0] == accuracy[1]
 
 
 @pytest.mark.parametrize("flags, says", [
@@ -144,7 +147,7 @@ def test_bad_ray_options_exit_2_and_write_nothing(tmp_path, tiny_model_dir, caps
     code, out, err = score(capsys, source, tmp_path / "out.csv", tiny_model_dir, "--engine", "ray", *flags)
     assert code == EXIT_BAD_INPUT
     assert err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "out.csv").exists()
+    assert out == "" and not (tmp_path / "out.csv").exists()
 
 
 def test_without_ray_the_default_path_works_and_engine_ray_says_how_to_install(tmp_path, tiny_model_dir):
