@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 RAY_INSTALL = "pip install -r requirements-ray.txt"
 CPUS_PER_WORKER = 4
 """Without GPUs, one replica per this many CPUs of the cluster by default (at least one)."""
+CONNECT_SECONDS = 10
+"""How long to wait for the cluster's head to answer at ``--address HOST:PORT``."""
 WORKER_RESTARTS = 4
 """Times Ray restarts a replica that died (each restart loads the model again)."""
 BATCH_RETRIES = 4
@@ -210,6 +213,7 @@ class RayEngine:
     def model(self) -> RayModel:
         ray = import_ray()
         if not ray.is_initialized():
+            _check_reachable(self.options.address)
             try:
                 if self.options.address:
                     ray.init(address=self.options.address, logging_level=logging.WARNING, log_to_driver=False)
@@ -233,6 +237,19 @@ class RayEngine:
 
             ray.shutdown()
             self.started = False
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail at once, in one line, when a HOST:PORT address does not answer (Ray itself retries for minutes)."""
+    host, _, port = (address or "").rpartition(":")
+    if not host or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as err:
+        raise EngineFailed(f"cannot reach the Ray cluster at {address} ({err.strerror or err}). Check --address "
+                           "(`ray status` on the head node shows it), or use --address auto on a node of the "
+                           "cluster.") from None
 
 
 def _quiet_ray() -> None:

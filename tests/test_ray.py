@@ -6,6 +6,7 @@ Each Ray run starts two replicas, and each loads the tiny model once.
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from reward.config import SAMPLE_PAIRS
 from reward.distributed import DIE_AT_BATCH_ENV
 from reward.reading import read_table
@@ -168,3 +169,20 @@ def test_without_ray_the_default_path_works_and_engine_ray_says_how_to_install(t
     assert done.stderr.strip().splitlines() == [
         "error: --engine ray needs Ray, which is not installed here: pip install -r requirements-ray.txt"]
     assert (tmp_path / "local.csv").exists() and not (tmp_path / "ray.csv").exists()
+
+
+def test_an_address_that_does_not_answer_is_one_error_line_and_exit_1(tmp_path, tiny_model_dir):
+    source = tmp_path / "rows.csv"
+    write_table(ROWS, source)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run([sys.executable, "-m", "reward", "score", str(source), "-o", str(tmp_path / "out.csv"),
+                           "--model", str(tiny_model_dir), "-q", "--engine", "ray", "--address", f"127.0.0.1:{port}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        (f"error: cannot reach the Ray cluster at 127.0.0.1:{port} (Connection refused). Check --address (`ray "
+         "status` on the head node shows it), or use --address auto on a node of the cluster.")]
+    assert not (tmp_path / "out.csv").exists()
