@@ -56,7 +56,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         banner, panel = header(service)
         with gr.Tabs():
             with gr.Tab("Compare", id="compare"):
-                build_compare_tab(service, examples, banner, panel)
+                open_shared_links = build_compare_tab(service, examples, banner, panel)
             with gr.Tab("Score a file", id="batch"):
                 build_batch_tab(service)
             with gr.Tab("Evaluate", id="evaluate"):
@@ -71,6 +71,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
             add_models_api(demo, lineup)
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],
                   api_visibility="private")
+        open_shared_links(demo)
     run_model_work_on_gpu(demo)
     return demo
 

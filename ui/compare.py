@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict
+
 import gradio as gr
 
 from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
@@ -13,6 +16,15 @@ from .examples import CARD_AGREES_WITHIN, CardRow, ExampleSet, card_check
 from .explain import attribute_choice, build_why_panel, explain_choice
 from .page import load_error_banner, model_panel, problems_as_messages, refusals
 from .probes import build_probes_panel, probe_choice
+from .share import (
+    LINK_JS,
+    SharedComparison,
+    build_share_panel,
+    opened_link,
+    restored_note,
+    scored_comparison,
+    share_token,
+)
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
@@ -62,9 +74,11 @@ def card_check_view(rows: list[CardRow], example_sets: list[ExampleSet]) -> dict
 
 
 def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner: gr.Markdown,
-                      panel: gr.Markdown) -> None:
+                      panel: gr.Markdown) -> Callable[[gr.Blocks], None]:
     """The Compare tab's inputs, ranking and chart, and their events; ``banner`` and ``panel`` are
-    the header's load-error banner and model panel, refreshed after each scoring."""
+    the header's load-error banner and model panel, refreshed after each scoring.
+
+    Returns the function that makes ``demo`` open a shared link on load (see :mod:`ui.share`)."""
     settings = service.settings
     # Every box shown is sent (a blank one too), and every item sent counts against the
     # limit: the page never shows more boxes than a request may carry.
@@ -101,6 +115,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
             matrix = gr.Plot(label="Win matrix: chance the row's response is preferred over the column's",
                              elem_id="win-matrix")
             gr.Markdown(text.WIN_MATRIX_CAPTION, elem_classes=["hint"])
+            share = build_share_panel()
     scored = gr.State(None)  # the last scoring's prompt and responses, for the Why this score panel
     why = build_why_panel()
     probes = build_probes_panel()
@@ -124,7 +139,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     def clear():
         n = start
         return (n, "", *[gr.update(visible=i < n, value="") for i in range(PAGE_RESPONSE_BOXES)], None, None, None,
-                gr.update(visible=False), None, gr.update(value="", visible=False), gr.update(visible=False))
+                gr.update(visible=False), None, gr.update(value="", visible=False), gr.update(visible=False),
+                gr.update(value="", visible=False), "")
 
     def load_example(ex: ExampleSet):
         texts = ex.responses[:most]
@@ -137,14 +153,15 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         result = rank(service, prompt_text, list(texts[:n]))
         labels = [f"#{r.rank} · {response_label(r.index)} ({r.score:+.3f})" for r in result.ranked]
         scored = {"prompt": prompt_text, "responses": {label: r.response for label, r in zip(labels, result.ranked)},
-                  "labels": labels}
+                  "labels": labels,
+                  **scored_comparison(prompt_text, list(texts[:n]), result.ranked, service.describe().model)}
         live = [(r.response, r.score) for r in result.ranked]
         return (ranking_table(result.ranked, settings.max_length), plot_frame(result.ranked),
                 model_panel(service, result), load_error_banner(service), scored,
                 gr.update(choices=labels, value=None), gr.update(visible=True),
                 *[None] * (len(why.explained) - 1), "", win_matrix_chart(result.ranked),
                 card_check_view(card_check(service.describe(), examples, prompt_text, live), examples),
-                gr.update(visible=True), None, "")
+                gr.update(visible=True), None, "", gr.update(value="", visible=False), "")
 
     def pick_row(scored: dict | None, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -161,14 +178,15 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     page_only = dict(api_visibility="private", queue=False)
     add_btn.click(add, count, [count, *boxes], **page_only)
     remove_btn.click(remove, [count, *boxes], [count, *boxes], **page_only)
-    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot, scored, why.panel, matrix, card, probes.panel],
-                    **page_only)
+    clear_btn.click(clear, None, [count, prompt, *boxes, table, plot, scored, why.panel, matrix, card, probes.panel,
+                                  share.link, share.note], **page_only)
     for button, ex in zip(example_buttons, examples):
         button.click(lambda ex=ex: load_example(ex), None, [count, prompt, *boxes], **page_only)
+    scoring_outputs = [table, plot, panel, banner, scored, why.picker, why.panel, *why.explained, matrix, card,
+                       probes.panel, probes.table, probes.note, share.link, share.note]
     gr.on(triggers=[score_btn.click, prompt.submit], fn=score_page, inputs=[prompt, count, *boxes],
-          outputs=[table, plot, panel, banner, scored, why.picker, why.panel, *why.explained, matrix, card,
-                   probes.panel, probes.table, probes.note],
-          api_visibility="private", validator=check_page, concurrency_limit=settings.concurrency, **SCORING)
+          outputs=scoring_outputs, api_visibility="private", validator=check_page,
+          concurrency_limit=settings.concurrency, **SCORING)
     table.select(pick_row, scored, why.picker, **page_only)
     why.picker.change(lambda state, label: explain_choice(service, state, label), [scored, why.picker],
                       why.explained, api_visibility="private", concurrency_limit=settings.concurrency, **SCORING)
@@ -178,6 +196,37 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     why.attribute.click(lambda state, label: attribute_choice(service, state, label), [scored, why.picker],
                         [why.attribution, why.attribution_note], api_visibility="private",
                         concurrency_id="attribute", concurrency_limit=1)
+    share.button.click(share_token, scored, [share.token, share.link, share.note], **page_only).then(
+        None, share.token, share.link, js=LINK_JS, **page_only)
+
+    def open_link(request: gr.Request):
+        shared, problem = opened_link(request, most, settings.max_chars)
+        if shared is None:
+            return None, gr.update(), gr.update(), *[gr.update()] * PAGE_RESPONSE_BOXES, problem
+        n = len(shared.responses)
+        # Kept as a plain dict: Gradio compares a state's old and new values by hashing them.
+        return (asdict(shared), n, shared.prompt, *[gr.update(visible=i < n, value=shared.responses[i] if i < n else "")
+                                            for i in range(PAGE_RESPONSE_BOXES)], "")
+
+    def score_opened(shared, prompt_text: str, n: int, *texts: str):
+        if shared is None:
+            return [gr.update()] * len(scoring_outputs)
+        shared = SharedComparison(**shared)
+        *shown, _, _ = score_page(prompt_text, n, *texts)
+        now = shown[scoring_outputs.index(scored)]
+        ranking_now = SharedComparison(now["prompt"], now["boxes"], now["scores"], now["model"]).ranking()
+        return (*shown, gr.update(visible=False), restored_note(shared, ranking_now, now["model"]))
+
+    opened = gr.State(None)
+
+    # Only a page opened from a link scores on load: the state changes only then.
+    opened.change(score_opened, [opened, prompt, count, *boxes], scoring_outputs, api_visibility="private",
+                  concurrency_limit=settings.concurrency, **SCORING)
+
+    def on_load(demo: gr.Blocks) -> None:
+        demo.load(open_link, None, [opened, count, prompt, *boxes, share.note], api_visibility="private")
+
+    return on_load
 
 
 def add_score_api(demo: gr.Blocks, service: RewardService) -> None:

@@ -20,6 +20,8 @@ import math
 import zlib
 from dataclasses import dataclass
 
+import gradio as gr
+
 from reward.display import shorten
 
 PARAM = "c"
@@ -42,7 +44,7 @@ class SharedComparison:
     responses: list[str]
     """Every response box as it was when shared, blank ones included, in box order."""
     scores: list[float | None]
-    """Each box's score when shared (None for a blank box)."""
+    """Each box's score when shared, exactly (None for a blank box, and for a score that is not a number)."""
     model: str
     """The model that gave those scores, as the page names it."""
 
@@ -59,7 +61,7 @@ def encode(shared: SharedComparison) -> str:
         ShareProblem: the comparison does not fit in a link even compressed.
     """
     payload = {"v": VERSION, "p": shared.prompt, "r": shared.responses, "m": shared.model,
-               "s": [None if s is None else round(s, 4) for s in shared.scores]}
+               "s": [s if s is not None and math.isfinite(s) else None for s in shared.scores]}
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     token = base64.urlsafe_b64encode(zlib.compress(data, 9)).decode("ascii").rstrip("=")
     if len(token) > MAX_TOKEN_CHARS:
@@ -129,3 +131,60 @@ def restored_note(shared: SharedComparison, ranking_now: list[int], model_now: s
     order = " > ".join(f"Response {i + 1}" for i in shared.ranking())
     return (f"Opened from a shared link and scored again by {scored_by}: **the ranking differs from when it was "
             f"shared** ({shorten(order, 200)} then).")
+
+
+# -- on the page --------------------------------------------------------------------------------
+
+LINK_JS = "(token) => token ? window.location.origin + window.location.pathname + '?" + PARAM + "=' + token : ''"
+"""Builds the link in the browser, from the address the person sees (a Space's, a laptop's), without any other
+query parameter (a Space's ``__sign`` stays out)."""
+
+
+@dataclass(frozen=True)
+class SharePanel:
+    button: gr.Button
+    token: gr.Textbox
+    """Hidden: the ``c`` value, which ``LINK_JS`` turns into the link."""
+    link: gr.Textbox
+    note: gr.Markdown
+
+
+def build_share_panel() -> SharePanel:
+    with gr.Row(equal_height=True):
+        button = gr.Button("Share this comparison", size="sm", elem_id="share-btn", scale=0, min_width=200)
+        link = gr.Textbox(label="Link to this comparison (opens it and scores it again)", visible=False,
+                          interactive=False, buttons=["copy"], elem_id="share-link", scale=4)
+    token = gr.Textbox(visible="hidden", elem_id="share-token")
+    note = gr.Markdown(elem_id="share-note")
+    return SharePanel(button, token, link, note)
+
+
+def scored_comparison(prompt: str, boxes: list[str], ranked, model: str) -> dict:
+    """What a scoring leaves for sharing: every box in order and each one's score (None when blank)."""
+    scores: list[float | None] = [None] * len(boxes)
+    for r in ranked:
+        scores[r.index] = r.score
+    return {"prompt": prompt, "boxes": list(boxes), "scores": scores, "model": model}
+
+
+def share_token(scored: dict | None) -> tuple[str, dict, str]:
+    """The hidden token, the link box and the note for the last scoring; the note says why when there is no link."""
+    if not scored or "boxes" not in scored:
+        return "", gr.update(visible=False), "Score the responses first: the link shares a scored comparison."
+    try:
+        token = encode(SharedComparison(scored["prompt"], scored["boxes"], scored["scores"], scored["model"]))
+    except ShareProblem as err:
+        return "", gr.update(value="", visible=False), f"**No link made.** {err}"
+    return token, gr.update(value="", visible=True), ""
+
+
+def opened_link(request: gr.Request | None, most: int, max_chars: int) -> tuple[SharedComparison | None, str]:
+    """The comparison the page's address carries (None without one), and a message when it cannot be opened."""
+    params = getattr(request, "query_params", None) or {}
+    token = params.get(PARAM)
+    if token is None:
+        return None, ""
+    try:
+        return decode(token, max_responses=most, max_chars=max_chars), ""
+    except ShareProblem as err:
+        return None, f"**The shared link could not be opened.** {err}"
