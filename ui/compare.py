@@ -240,6 +240,10 @@ def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
         tokens included) and truncated (cut at the model's length limit).
         Blank responses are skipped, but count toward the most responses one
         request may carry.
+
+        Args:
+            prompt: The question or instruction the responses answer.
+            responses: The candidate responses, one text each; blank ones are skipped but count toward the limit.
         """
         return [r.record() for r in rank(service, prompt, responses).ranked]
 

@@ -190,13 +190,24 @@ def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
 
     def explain(prompt: str, response: str) -> dict:
         """Why one response scores as it does: the tokens the model read (and any dropped), each sentence's
-        effect (score minus the score without it) and the score of each prefix of whole sentences."""
+        effect (score minus the score without it) and the score of each prefix of whole sentences.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to explain.
+        """
         with problems_as_messages("Explaining", "Try a shorter response"):
             return service.explain(prompt, response).as_dict()
 
     def attribute(prompt: str, response: str, steps: int = ATTRIBUTION_STEPS) -> dict:
         """Integrated gradients per token (baseline: prompt and response tokens as [PAD]), with the score,
-        the baseline score and the completeness gap."""
+        the baseline score and the completeness gap.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to attribute.
+            steps: Integrated-gradient steps, 1 to 256 (each is a forward and a backward pass).
+        """
         with problems_as_messages("Attributing", "Try fewer steps or a shorter response"):
             return service.attribute(prompt, response, steps).as_dict()
 
@@ -208,7 +219,12 @@ def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
         break), "first half" (the first half of its sentences), "sentences shuffled" (fixed seed),
         "pleasantry appended" (" I hope this helps!"), "upper-cased", "lower-cased". A one-sentence response has
         no "first half" or "sentences shuffled" row. A sound judge lowers the score for the two prompt probes
-        and does not raise it for the others."""
+        and does not raise it for the others.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to probe.
+        """
         with problems_as_messages("Probing", "Try a shorter response"):
             return service.probe(prompt, response).records()
 
