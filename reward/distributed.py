@@ -137,7 +137,9 @@ class RayModel:
             workers = self.options.workers or max(1, int(resources.get("GPU", 0) // self.options.gpus_per_worker))
             return workers, 1
         workers = self.options.workers or max(1, cpus // CPUS_PER_WORKER)
-        return workers, max(1, cpus // workers)
+        # A replica must fit on one node: never ask for more CPUs than the largest node has.
+        largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
+        return workers, max(1, min(cpus // workers, int(largest)))
 
     def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
                     progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
