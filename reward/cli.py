@@ -252,6 +252,7 @@ def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from .evaluate import evaluate_file, worst_pairs
     from .pairs import LAYOUT_NAMES
+    from .trust import trust_lines
 
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
@@ -280,6 +281,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
           f"truncated at {settings.max_length} tokens{empty_note(s.empty, 'pairs')}; read as {LAYOUT_NAMES[s.layout]}"
           + (f"; wrote {destination}" if destination else ""), file=out)
+    for line in trust_lines(s):
+        print(line, file=out)
     if len(worst):
         print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)
         for r in worst.itertuples():

@@ -304,3 +304,21 @@ def test_evaluate_json_on_the_command_line_has_the_figures(tiny_model_dir, tiny_
         assert key in data, f"--json lacks {key}"
     assert_figures(data, score_c, score_r, chosen, rejected, tol=1e-5)  # scored in other batches here
     assert data["accuracy"] == pytest.approx(sum(c > r for c, r in zip(score_c, score_r)) / len(pairs))
+
+
+def test_evaluate_on_the_command_line_prints_the_same_figures_as_its_json(tiny_model_dir, capsys):
+    args = ["evaluate", str(SAMPLE_PAIRS), "--quiet", "--model", str(tiny_model_dir), "--device", "cpu"]
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    length = next(line for line in text.splitlines() if line.startswith("length:"))
+    assert f"would score {data['longer_baseline_accuracy']:.1%}" in length
+    assert f"when chosen is longer {data['accuracy_chosen_longer']:.1%} ({data['n_chosen_longer']} pairs)" in length
+    shorter = "n/a" if data["accuracy_chosen_shorter"] is None else f"{data['accuracy_chosen_shorter']:.1%}"
+    assert f"when chosen is shorter {shorter} ({data['n_chosen_shorter']} pair" in length
+    equal = data["n"] - data["n_chosen_longer"] - data["n_chosen_shorter"]
+    assert f"{equal} of equal length in neither" in length
+    calibration = next(line for line in text.splitlines() if line.startswith("score-length Spearman"))
+    assert f"Spearman {data['score_length_spearman']:+.3f} over {2 * data['n']} responses" in calibration
+    assert calibration.endswith(f"{data['ece']:.3f}")
