@@ -167,7 +167,9 @@ def test_evaluate_text_report(tiny_model_dir, capsys):
     lines = out.strip().splitlines()
     assert lines[0].startswith("accuracy ") and "95% CI" in lines[0] and "ties 0" in lines[0]
     assert "36 pairs" in lines[1] and "read as prompt, chosen and rejected columns" in lines[1]
-    assert lines[2].startswith("worst-judged pairs") and len(lines) == 6
+    assert lines[2].startswith("length: always picking the longer answer would score")
+    assert lines[3].startswith("score-length Spearman")
+    assert lines[4].startswith("worst-judged pairs") and len(lines) == 8
 
 
 def test_evaluate_missing_file(tmp_path, capsys):

@@ -112,7 +112,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
                               x_title="Response", y_title="Reward (logit)", x_label_angle=0, height=320,
                               elem_id="reward-plot")
             card = gr.Markdown(visible=False, elem_id="card-check")
-            matrix = gr.Plot(label="Win matrix: chance the row's response is preferred over the column's",
+            matrix = gr.Plot(label="Win matrix: chance row beats column",
                              elem_id="win-matrix")
             gr.Markdown(text.WIN_MATRIX_CAPTION, elem_classes=["hint"])
             share = build_share_panel()

@@ -30,6 +30,9 @@ CSS = """
 /* Keep the ranking inside the screen on phones: columns share the width instead of
    widening the page to the headers' natural size. */
 #ranking table, #why-effects table { table-layout: fixed; width: 100% !important; min-width: 0 !important; }
+/* Altair charts are drawn at a fixed size: on a narrow screen they shrink to fit instead of widening the page. */
+.altair, .altair .vega-embed, .altair .chart-wrapper { max-width: 100%; min-width: 0; }
+.altair canvas, .altair svg.marks { max-width: 100% !important; height: auto !important; }
 @media (max-width: 640px) {
   /* On a phone the figures matter most: the text preview (last column) gives way. */
   #ranking [aria-colindex="6"] { display: none; }
