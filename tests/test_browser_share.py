@@ -54,19 +54,38 @@ def test_a_shared_link_opens_the_same_comparison_in_a_fresh_page(page, browser, 
         fresh.close()
 
 
-def test_a_damaged_link_says_so_and_leaves_the_page_usable(browser, app_url):
+def tampered(**payload) -> str:
+    import base64
+    import json
+    import zlib
+
+    fields = {"v": 1, "p": PROMPT, "r": RESPONSES[:2], "m": "tiny", "s": [1.0, 0.0], **payload}
+    return base64.urlsafe_b64encode(zlib.compress(json.dumps(fields).encode())).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("token", [
+    "eNpdjLsKwjAUQH8l3DmG27R5",  # cut short
+    tampered(p="\ud800"),  # a lone surrogate: no page can show it
+    tampered(m="x` **bold** [click](https://example.com/) ![i](https://example.com/i.png) `"),  # Markdown
+], ids=["cut-short", "surrogate", "markdown-in-the-model-name"])
+def test_a_damaged_or_tampered_link_says_so_and_leaves_the_page_usable(browser, app_url, token):
     from playwright.sync_api import expect
 
     context = browser.new_context()
+    outside = []
     try:
         page = context.new_page()
-        page.goto(app_url + "/?c=eNpdjLsKwjAUQH8l3DmG27R5")
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((app_url, "data:", "blob:"))
+                else None)
+        page.goto(app_url + "/?c=" + token)
         expect(page.locator("#share-note")).to_contain_text("could not be opened")
         expect(page.locator("#share-note")).to_contain_text("Ask for the link again")
+        assert page.locator("#share-note a, #share-note img").count() == 0
         assert page.locator("#prompt textarea").input_value() == ""
         score(page, PROMPT, RESPONSES[:2])  # the page still works
     finally:
         context.close()
+    assert not outside, f"the page reached outside the app: {outside}"
 
 
 def test_a_comparison_too_long_for_a_link_is_refused_and_nothing_typed_is_lost(page):

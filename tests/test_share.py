@@ -77,6 +77,15 @@ def test_ranking_is_by_score_with_blank_boxes_left_out_and_ties_in_box_order():
     pack({"v": 1, "p": "x", "r": ["a"], "m": "tiny", "s": [float("nan")]}),
     pack({"v": 1, "p": "x", "r": [], "m": "tiny", "s": []}),
     "A" * (MAX_TOKEN_CHARS + 1),
+    # texts no page can show, and model names that could turn the note's Markdown into links or images
+    pack({"v": 1, "p": "x\ud800", "r": ["a"], "m": "tiny", "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a", "\udfff b"], "m": "tiny", "s": [1.0, 0.5]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "x` [click](https://example.com/) `", "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "![img](https://example.com/i.png)", "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "two\nlines", "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "<img src=x>", "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "m" * 201, "s": [1.0]}),
+    pack({"v": 1, "p": "x", "r": ["a"], "m": "", "s": [1.0]}),
 ])
 def test_a_damaged_or_foreign_link_says_so_and_what_to_do(token):
     with pytest.raises(ShareProblem, match="damaged or cut short.*Ask for the link again"):
@@ -104,3 +113,11 @@ def test_the_note_says_whether_the_ranking_is_the_same():
     assert "the same ranking" in restored_note(shared, [0, 2], "tiny")
     note = restored_note(shared, [2, 0], "other")
     assert "ranking differs" in note and "Response 1 > Response 3" in note and "made with `tiny`" in note
+
+
+@pytest.mark.parametrize("name, shown", [("nicholasKluge/RewardModel", "nicholasKluge/RewardModel"),
+                                         ("my model (copy)", "my model -copy-"), ("a`b\nc", "a-b-c")])
+def test_any_model_name_makes_a_link_that_opens_with_a_name_safe_to_show(name, shown):
+    back = decode(encode(comparison(model=name)), **LIMITS)
+    assert back.model == shown
+    assert f"`{shown}`" in restored_note(back, back.ranking(), "another")

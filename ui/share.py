@@ -32,6 +32,7 @@ ORIGIN_ALLOWANCE = 200
 """Characters kept for the page's own address in front of ``?c=``."""
 MAX_TOKEN_CHARS = MAX_LINK_CHARS - ORIGIN_ALLOWANCE - len(PARAM) - 2
 VERSION = 1
+MAX_MODEL_NAME = 200
 
 
 class ShareProblem(ValueError):
@@ -60,7 +61,8 @@ def encode(shared: SharedComparison) -> str:
     Raises:
         ShareProblem: the comparison does not fit in a link even compressed.
     """
-    payload = {"v": VERSION, "p": shared.prompt, "r": shared.responses, "m": shared.model,
+    model = "".join(c if c.isprintable() and c not in "`<>[]()" else "-" for c in shared.model)[:MAX_MODEL_NAME]
+    payload = {"v": VERSION, "p": shared.prompt, "r": shared.responses, "m": model or "-",
                "s": [s if s is not None and math.isfinite(s) else None for s in shared.scores]}
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     token = base64.urlsafe_b64encode(zlib.compress(data, 9)).decode("ascii").rstrip("=")
@@ -114,12 +116,29 @@ def _checked(payload: object) -> SharedComparison | None:
     if not isinstance(prompt, str) or not isinstance(model, str) or not isinstance(responses, list) \
             or not isinstance(scores, list) or len(scores) != len(responses) or not responses:
         return None
-    if not all(isinstance(r, str) for r in responses):
+    if not all(isinstance(r, str) for r in responses) or not all(_plain_text(t) for t in (prompt, *responses)):
+        return None
+    if not _model_name(model):
         return None
     if not all(s is None or (isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s))
                for s in scores):
         return None
     return SharedComparison(prompt, responses, [None if s is None else float(s) for s in scores], model)
+
+
+def _plain_text(text: str) -> bool:
+    """Text a page can show: valid Unicode (JSON can carry a lone surrogate, which no page can)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _model_name(name: str) -> bool:
+    """A name as the page gives models (a hub id or a folder's name): one short line, nothing that could leave
+    the code span it is shown in and become a link or an image on the page."""
+    return 0 < len(name) <= MAX_MODEL_NAME and name.isprintable() and not any(c in name for c in "`<>[]()")
 
 
 def restored_note(shared: SharedComparison, ranking_now: list[int], model_now: str) -> str:
