@@ -102,7 +102,7 @@ def ranking_table(ranked: Sequence[RankedResponse], max_length: int):
             "Rank": r.rank,
             "Response": response_label(r.index),
             "Reward": round(r.score, 3),
-            "Chance preferred over #1": f"{r.chance_vs_best:.0%}" if r.rank > 1 else "— (top)",
+            "Chance preferred over #1": percent(r.chance_vs_best) if r.rank > 1 else "— (top)",
             "Tokens read": f"{r.tokens} ✂ cut at {max_length}" if r.truncated else str(r.tokens),
             "Text": shorten(r.response, TEXT_WIDTH),
         }
@@ -117,12 +117,13 @@ def ranked_label(r: RankedResponse) -> str:
 
 
 def percent(chance: float) -> str:
-    """A chance as a whole percentage that never rounds to a certainty: ">99%" and "<1%" at the ends."""
-    if chance >= 0.995:
+    """A chance as a whole percentage that never rounds to a certainty: ">99%" above 0.99, "<1%" below 0.01,
+    so a chance and its complement always read as a pair (">99%" with "<1%", "73%" with "27%")."""
+    if chance > 0.99:
         return ">99%"
-    if chance < 0.005:
+    if chance < 0.01:
         return "<1%"
-    return f"{chance:.0%}"
+    return f"{min(max(round(chance * 100), 1), 99)}%"
 
 
 def win_matrix_frame(ranked: Sequence[RankedResponse]):

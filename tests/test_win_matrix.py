@@ -73,14 +73,27 @@ def test_labels_are_percentages_with_no_false_certainty():
         chance = m[i][j]
         if i == j:
             assert label == "—"
-        elif chance >= 0.995:
+        elif chance > 0.99:
             assert label == ">99%"
-        elif chance < 0.005:
+        elif chance < 0.01:
             assert label == "<1%"
         else:
             assert label == f"{round(chance * 100)}%"
     assert list(frame["Chance"]) == [c for row in m for c in row]
-    assert percent(0.5) == "50%" and percent(0.994) == "99%" and percent(0.995) == ">99%"
+    assert percent(0.5) == "50%" and percent(0.99) == "99%" and percent(0.994) == ">99%"
+    assert percent(0.01) == "1%" and percent(0.006) == "<1%"
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.3, 1.0, 4.59, 4.6, 5.29, 5.3, 6.0, 40.0])
+def test_a_chance_and_its_complement_read_as_a_pair(gap):
+    """Each cell and its mirror: ">99%" with "<1%", never ">99%" with "1%" or "100%" with "0%"."""
+    frame = win_matrix_frame(ranked(gap, 0.0))
+    above, below = frame["Label"][1], frame["Label"][2]
+    pairs = {">99%": "<1%", "<1%": ">99%"}
+    if above in pairs:
+        assert below == pairs[above]
+    else:
+        assert int(above[:-1]) + int(below[:-1]) == 100
 
 
 def test_a_broken_score_shows_as_not_available():
