@@ -67,9 +67,10 @@ def trust_summary(s) -> str:
     ece = "n/a" if s.ece is None else f"{s.ece:.3f}"
     return (f"**How far to trust it.** A judge that always picks the longer answer would score "
             f"**{_percent(s.longer_baseline_accuracy)}** here. The model's accuracy is "
-            f"**{_percent(s.accuracy_chosen_longer)}** on the {s.n_chosen_longer:,} pairs whose chosen answer is "
-            f"longer and **{_percent(s.accuracy_chosen_shorter)}** on the {s.n_chosen_shorter:,} whose chosen answer "
-            f"is shorter ({equal:,} of equal length are in neither). Score against length (Spearman, all "
+            f"**{_percent(s.accuracy_chosen_longer)}** on the {s.n_chosen_longer:,} pair{'s' * (s.n_chosen_longer != 1)} "
+            f"whose chosen answer is longer and **{_percent(s.accuracy_chosen_shorter)}** on the "
+            f"{s.n_chosen_shorter:,} whose chosen answer is shorter (pairs of equal length, {equal:,} here, are in "
+            f"neither group). Score against length (Spearman, all "
             f"{2 * s.n:,} responses): **{rho}** · calibration error (ECE): **{ece}** (0 is perfect).")
 
 

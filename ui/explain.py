@@ -218,8 +218,8 @@ def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
         (empty prompt), "unrelated prompt" (a fixed unrelated question), "repeated twice" (joined by a line
         break), "first half" (the first half of its sentences), "sentences shuffled" (fixed seed),
         "pleasantry appended" (" I hope this helps!"), "upper-cased", "lower-cased". A one-sentence response has
-        no "first half" or "sentences shuffled" row. A sound judge lowers the score for the two prompt probes
-        and does not raise it for the others.
+        no "first half" or "sentences shuffled" row. A sound judge lowers the score for the two prompt probes,
+        barely moves it for "lower-cased", and does not raise it for the others.
 
         Args:
             prompt: The question or instruction the response answers.
