@@ -164,6 +164,9 @@ class Lineup:
                   for model in settings.compare_models]
         self.services = [main, *others]
         self.names = unique_names([s.settings.model for s in self.services])
+        self.failed: dict[str, str] = {}
+        """Compared models that failed to load at start, with the reason: they are not tried again (each model
+        loads once, on start; a compared model is never downloaded during a request)."""
 
     @property
     def settings(self) -> Settings:
@@ -177,14 +180,16 @@ class Lineup:
                 service.model()
             except ModelLoadError as err:
                 failed[name] = self.reason(service, err)
+        self.failed = {name: reason for name, reason in failed.items() if name != self.names[0]}
         return failed
 
     def reason(self, service: RewardService, err: ModelLoadError) -> str:
         """A load failure's one line; for a compared model the fix names REWARD_COMPARE_MODELS."""
         if service is self.main:
             return str(err)
-        return str(err).replace(HOW_TO_FIX, COMPARE_HOW_TO_FIX).replace("Point REWARD_MODEL at",
-                                                                        "List in REWARD_COMPARE_MODELS only")
+        return (str(err).replace(HOW_TO_FIX, COMPARE_HOW_TO_FIX).replace("Point REWARD_MODEL at",
+                                                                         "List in REWARD_COMPARE_MODELS only")
+                + " Compared models load once, at start: restart the app once it is fixed.")
 
     def check(self, prompt: object, responses: object) -> ScoringRequest:
         """The limits of ``/score`` (the main settings), before any model runs."""
@@ -199,6 +204,9 @@ class Lineup:
         self.check(prompt, responses)
         rankings = []
         for name, service in zip(self.names, self.services):
+            if name in self.failed:
+                rankings.append(ModelRanking(name, error=self.failed[name]))
+                continue
             try:
                 rankings.append(ModelRanking(name, ranked=service.rank(prompt, responses).ranked))
             except ModelLoadError as err:

@@ -177,6 +177,19 @@ def test_a_lineup_of_only_broken_models_reports_each_reason(tmp_path):
     assert "set REWARD_MODEL=" in records[0]["error"] and "in REWARD_COMPARE_MODELS" in records[1]["error"]
 
 
+def test_a_compared_model_that_failed_at_start_is_not_loaded_during_a_request(tiny_model_dir, tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr("reward.service.RETRY_LOAD_AFTER_S", 0)  # the main model would try again at once
+    late = tmp_path / "late-model"
+    lineup = Lineup(RewardService(Settings(model=str(tiny_model_dir), device="cpu", compare_models=(str(late),))))
+    assert set(lineup.load()) == {"late-model"}
+    build_tiny_reward_model(late, seed=3)  # the folder appears after the start
+    records = lineup.rank(PROMPT, ["a", "b"]).records()
+    assert [r["model"] for r in records] == [tiny_model_dir.name] * 2 + ["late-model"]
+    assert "no such folder" in records[-1]["error"] and "restart the app" in records[-1]["error"]
+    assert lineup.services[1].load_error is not None  # nothing was loaded for the request
+
+
 def test_two_folders_with_the_same_name_get_distinct_names(tiny_model_dir, tmp_path):
     twin = build_tiny_reward_model(tmp_path / tiny_model_dir.name, seed=2)
     lineup = Lineup(RewardService(Settings(model=str(tiny_model_dir), device="cpu", compare_models=(str(twin),))))
