@@ -65,7 +65,8 @@ def build_tiny_reward_model(folder: str | Path, *, seed: int = 0, vocab_size: in
 
     Args:
         folder: where to save; created if missing.
-        seed: torch seed for the random weights (same seed, same scores).
+        seed: torch seed for the random weights. The trained vocabulary can differ by a token or two
+            between builds, so two builds need not score alike: compare scores within one build.
         vocab_size: upper bound for the trained WordPiece vocabulary.
 
     Returns:
