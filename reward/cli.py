@@ -139,9 +139,23 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     ray.add_argument("--workers", type=int, default=None, metavar="N",
                      help="with --engine ray: model replicas (default: one per --gpus-per-worker GPUs, or one per "
                           "4 CPUs without GPUs)")
-    ray.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+    ray.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
                      help="with --engine ray: GPUs each replica takes (default 0: CPU)")
     add_settings_arguments(parser)
+
+
+RAY_ONLY_FLAGS = {"address": "--address", "workers": "--workers", "gpus_per_worker": "--gpus-per-worker"}
+
+
+def _check_engine_flags(args: argparse.Namespace) -> None:
+    """Ray's flags only with ``--engine ray`` (never silently ignored); with it, Ray must be installed."""
+    if args.engine == "ray":
+        import_ray()  # before any reading: say at once how to install it
+        return
+    given = [flag for name, flag in RAY_ONLY_FLAGS.items() if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"{' and '.join(given)} only work{'s' if len(given) == 1 else ''} with --engine ray: add "
+                          f"--engine ray to score on Ray, or leave {'it' if len(given) == 1 else 'them'} out.")
 
 
 def _model_source(settings: Settings, engine: RayEngine | None) -> Callable:
@@ -155,7 +169,7 @@ def _engine(args: argparse.Namespace, settings: Settings):
         yield None
         return
     # A Ray batch is a local chunk (--chunk-rows): the same pairs share forward passes, so the scores are the same.
-    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker, args.chunk_rows))
+    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker or 0.0, args.chunk_rows))
     try:
         yield engine
     finally:
@@ -350,8 +364,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             raise ConfigError("--max-rows and --max-mb must be positive.")
         if args.command != "explain" and args.chunk_rows < 2:
             raise ConfigError("--chunk-rows must be at least 2.")
-        if args.command != "explain" and args.engine == "ray":
-            import_ray()  # before any reading: say at once how to install it
+        if args.command != "explain":
+            _check_engine_flags(args)
         runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
         return runner(args, settings, out, err)
     except ResultRescued as kept:

@@ -32,6 +32,14 @@ MAX_ROWS = 100_000
 CHUNK_ROWS = 2048
 """Rows tokenized and scored together. Within a chunk pairs are sorted by length and scored in
 micro-batches of ``batch_size``; a chunk bounds the token ids held at once, whatever the file's size."""
+RAY_CPUS_PER_WORKER = 4
+"""``--engine ray`` without GPUs: one model replica per this many CPUs of the cluster by default (at least one)."""
+RAY_CONNECT_SECONDS = 10
+"""``--engine ray``: how long to wait for the cluster's head to answer at ``--address HOST:PORT``."""
+RAY_WORKER_RESTARTS = 4
+"""``--engine ray``: times Ray restarts a model replica that died (each restart loads the model again)."""
+RAY_BATCH_RETRIES = 4
+"""``--engine ray``: times Ray runs a batch again on a restarted replica."""
 WRITE_ROWS = 10_000
 """Rows checked, or turned into JSON or Parquet, at a time: a big table is never held a second time whole."""
 UPLOAD_MAX_ROWS = 5_000

@@ -9,37 +9,48 @@ loads the model once through :func:`reward.model.load_from_settings` (same setti
 the same encoding, precision, length cut and batch size), and puts each score back at its
 row. A replica that dies is restarted by Ray and its batch run again.
 
+Before Ray starts, the model is loaded once here, on the CPU (:func:`check_model_here`), so that a model that
+cannot load gets the local path's one-line message instead of every replica's traceback; and while Ray runs,
+whatever it prints goes to stderr (:func:`stdout_to_stderr`), so that stdout carries only the command's output.
+
 Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports it until
 a run asks for it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import socket
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import CHUNK_ROWS, ConfigError, Settings
+from .config import (
+    CHUNK_ROWS,
+    RAY_BATCH_RETRIES,
+    RAY_CONNECT_SECONDS,
+    RAY_CPUS_PER_WORKER,
+    RAY_WORKER_RESTARTS,
+    ConfigError,
+    ModelLoadError,
+    Settings,
+    precision_problem,
+)
 
 if TYPE_CHECKING:
     from .model import PairScore
 
 RAY_INSTALL = "pip install -r requirements-ray.txt"
-CPUS_PER_WORKER = 4
-"""Without GPUs, one replica per this many CPUs of the cluster by default (at least one)."""
-CONNECT_SECONDS = 10
-"""How long to wait for the cluster's head to answer at ``--address HOST:PORT``."""
-WORKER_RESTARTS = 4
-"""Times Ray restarts a replica that died (each restart loads the model again)."""
-BATCH_RETRIES = 4
-"""Times Ray runs a batch again on a restarted replica."""
-DIE_AT_BATCH_ENV = "REWARD_RAY_TEST_DIE_AT_BATCH"
-"""Tests only: ``N:MARKER`` makes the first replica to reach its Nth batch exit abruptly, once (it creates the
-file MARKER; a replica finds it there after its restart and goes on)."""
+EXIT_FOR_TESTS_ENV = "RAY_REPLICA_EXIT_FOR_TESTS"
+"""For tests only, never a setting: ``N:MARKER`` makes the first replica to reach its Nth batch exit abruptly,
+once (it creates the file MARKER; a replica finds it there after its restart and goes on). Unset, nothing
+happens. A kill from outside would need Ray's state API (the dashboard) and lands at a random point of the job:
+before the first batch or after the last; this one always lands mid-run."""
 
 
 class EngineFailed(RuntimeError):
@@ -59,7 +70,7 @@ def import_ray():
 class RayOptions:
     """Where and how wide to run: ``address`` None starts a local Ray (unless one is already running in this
     process, which is then used); ``workers`` None picks one replica per ``gpus_per_worker`` GPUs, or one per
-    :data:`CPUS_PER_WORKER` CPUs without GPUs."""
+    :data:`~reward.config.RAY_CPUS_PER_WORKER` CPUs without GPUs."""
 
     address: str | None = None
     workers: int | None = None
@@ -107,7 +118,7 @@ class ScoringReplica:
 
 
 def _die_once(spec: str, batches: int) -> None:
-    """The test hook of :data:`DIE_AT_BATCH_ENV`."""
+    """The test hook of :data:`EXIT_FOR_TESTS_ENV`."""
     at, _, marker = spec.partition(":")
     if batches == int(at):
         try:
@@ -136,7 +147,7 @@ class RayModel:
         if self.options.gpus_per_worker > 0:
             workers = self.options.workers or max(1, int(resources.get("GPU", 0) // self.options.gpus_per_worker))
             return workers, 1
-        workers = self.options.workers or max(1, cpus // CPUS_PER_WORKER)
+        workers = self.options.workers or max(1, cpus // RAY_CPUS_PER_WORKER)
         # A replica must fit on one node: never ask for more CPUs than the largest node has.
         largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
         return workers, max(1, min(cpus // workers, int(largest)))
@@ -169,9 +180,9 @@ class RayModel:
                 ScoringReplica, batch_size=step, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 fn_constructor_kwargs={"settings": self.settings, "threads": int(cpus),
-                                       "die_at": os.environ.get(DIE_AT_BATCH_ENV)},
+                                       "die_at": os.environ.get(EXIT_FOR_TESTS_ENV)},
                 num_cpus=cpus, num_gpus=self.options.gpus_per_worker or None,
-                max_restarts=WORKER_RESTARTS, max_task_retries=BATCH_RETRIES)
+                max_restarts=RAY_WORKER_RESTARTS, max_task_retries=RAY_BATCH_RETRIES)
         scores = np.full(n, np.nan)
         tokens = np.zeros(n, dtype=np.int64)
         truncated = np.zeros(n, dtype=bool)
@@ -195,12 +206,52 @@ class RayModel:
 
 
 def _first_line(err: BaseException) -> str:
-    """The useful line of a Ray error: the cause's own ``Type: message`` line when it has one."""
+    """The useful line of a Ray error, whole: the cause's own ``Type: message`` line when it has one."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     for line in reversed(lines):
         if line.split(":")[0].endswith(("Error", "Exception")) and not line.startswith("ray."):
-            return line[:300]
-    return (lines[0] if lines else type(err).__name__)[:300]
+            return line
+    return lines[0] if lines else type(err).__name__
+
+
+def check_model_here(settings: Settings, gpus_per_worker: float) -> None:
+    """Raise the local path's ModelLoadError, before Ray starts, when the replicas could not load the model.
+
+    Loads it once in this process through :func:`reward.model.load_from_settings` (the very check the local
+    path and every replica make), on the CPU in fp32, where any node can; the device and precision the
+    replicas will use are checked as the loader checks them. Costs one load: for BERT-base a few seconds and
+    about 0.45 GB of memory, kept for the rest of the command.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    from .model import load_from_settings, pick_device
+
+    transformers_logging.disable_progress_bar()  # as in the replicas: the command's bar is the only one
+    if gpus_per_worker > 0:
+        device_type = "cuda"
+    else:  # a replica without a GPU sees none, so "auto" means the CPU there
+        device_type = pick_device("cpu" if settings.device == "auto" else settings.device).type
+    problem = precision_problem(settings.precision, device_type)
+    if problem:
+        raise ModelLoadError(problem)
+    load_from_settings(dataclasses.replace(settings, device="cpu", precision="fp32"))
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send to stderr what is printed to stdout meanwhile, by Python (Ray's driver prints a dead worker's
+    notice to ``sys.stdout``) or by the file descriptor (processes started meanwhile inherit it)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    python_stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = python_stdout
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class RayEngine:
@@ -211,9 +262,12 @@ class RayEngine:
         options.check()
         self.settings, self.options = settings, options
         self.started = False
+        self.redirect = contextlib.ExitStack()
 
     def model(self) -> RayModel:
         ray = import_ray()
+        check_model_here(self.settings, self.options.gpus_per_worker)
+        self.redirect.enter_context(stdout_to_stderr())  # until close(): Ray's own lines never reach stdout
         if not ray.is_initialized():
             _check_reachable(self.options.address)
             try:
@@ -234,11 +288,12 @@ class RayEngine:
         return RayModel(self.settings, self.options)
 
     def close(self) -> None:
-        if self.started:
-            import ray
+        with self.redirect:
+            if self.started:
+                import ray
 
-            ray.shutdown()
-            self.started = False
+                ray.shutdown()
+                self.started = False
 
 
 def _check_reachable(address: str | None) -> None:
@@ -247,7 +302,7 @@ def _check_reachable(address: str | None) -> None:
     if not host or "://" in address or not port.isdigit():
         return
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_SECONDS).close()
     except OSError as err:
         raise EngineFailed(f"cannot reach the Ray cluster at {address} ({err.strerror or err}). Check --address "
                            "(`ray status` on the head node shows it), or use --address auto on a node of the "

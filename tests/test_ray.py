@@ -4,6 +4,7 @@ Ray starts once for the module (two CPUs, no dashboard); ``main()`` runs in this
 Each Ray run starts two replicas, and each loads the tiny model once.
 """
 
+import json
 import logging
 import os
 import socket
@@ -17,7 +18,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from reward.config import SAMPLE_PAIRS
-from reward.distributed import DIE_AT_BATCH_ENV
+from reward.distributed import EXIT_FOR_TESTS_ENV
 from reward.reading import read_table
 from reward.writing import write_table
 from tests.conftest import ROOT
@@ -76,7 +77,8 @@ def score_both_ways(capsys, tmp_path, model_dir, extension: str) -> tuple[pd.Dat
     code, out, err = score(capsys, source, ray_out, model_dir, *RAY)
     assert code == EXIT_OK, err
     empty = sum(1 for r in ROWS["response"] if not r.strip())
-    summary = out.strip().splitlines()[-1]  # Ray may print its own notices first (a replica that died)
+    assert len(out.splitlines()) == 1, out  # Ray's own notices (a replica that died) never reach stdout
+    summary = out.strip()
     assert summary.startswith(f"scored {len(ROWS)} rows in ") and f"; {empty} rows with an empty response" in summary
     assert summary.endswith(f"wrote {ray_out}"), summary
     back = assert_same_output(local_out, ray_out)
@@ -110,32 +112,84 @@ def test_ray_output_equals_the_local_output(tmp_path, tiny_model_dir, local_ray,
     assert local_ray.is_initialized(), "the command shut down a Ray it had not started"
 
 
-def test_jsonl_with_a_replica_killed_mid_run_gives_the_same_output(tmp_path, tiny_model_dir, local_ray, capsys,
+def test_jsonl_with_a_replica_killed_mid_run_gives_the_same_output(tmp_path, tiny_model_dir, local_ray, capfd,
                                                                     monkeypatch):
     marker = tmp_path.parent / f"{tmp_path.name}-a-replica-died"
-    monkeypatch.setenv(DIE_AT_BATCH_ENV, f"2:{marker}")
-    back, _ = score_both_ways(capsys, tmp_path, tiny_model_dir, "jsonl")
+    monkeypatch.setenv(EXIT_FOR_TESTS_ENV, f"2:{marker}")
+    back, _ = score_both_ways(capfd, tmp_path, tiny_model_dir, "jsonl")
     assert marker.exists(), "no replica reached its second batch, so none died: the test proves nothing"
     assert_card_scores(back, tiny_model_dir)
 
 
-def test_evaluate_on_ray_gives_the_local_results(tmp_path, tiny_model_dir, local_ray, capsys):
+def test_evaluate_json_on_ray_with_a_replica_killed_is_valid_json_with_the_local_results(
+        tmp_path, tiny_model_dir, local_ray, capfd, monkeypatch):
     local_out, ray_out = tmp_path / "local.csv", tmp_path / "ray.csv"
-    common = ["evaluate", str(SAMPLE_PAIRS), "--model", str(tiny_model_dir), "--device", "cpu", "-q", "--worst", "0",
-              "--chunk-rows", "8"]
+    common = ["evaluate", str(SAMPLE_PAIRS), "--model", str(tiny_model_dir), "--device", "cpu", "-q", "--worst", "3",
+              "--chunk-rows", "8", "--json"]
     assert main([*common, "-o", str(local_out)]) == EXIT_OK
-    local_summary = capsys.readouterr().out
+    local_summary = json.loads(capfd.readouterr().out)
+    marker = tmp_path.parent / f"{tmp_path.name}-a-replica-died"
+    monkeypatch.setenv(EXIT_FOR_TESTS_ENV, f"2:{marker}")
     assert main([*common, "-o", str(ray_out), "--engine", "ray", "--workers", "1"]) == EXIT_OK
-    ray_summary = capsys.readouterr().out
+    out = capfd.readouterr().out
+    assert marker.exists(), "the replica never reached its second batch, so it did not die: the test proves nothing"
+    ray_summary = json.loads(out)  # the whole of stdout: no line of Ray's before or after the JSON
     local, distributed = read_table(local_out), read_table(ray_out)
     assert list(distributed.columns) == list(local.columns)
     text = [c for c in local.columns if not c.startswith(("score_", "margin"))]
     pd.testing.assert_frame_equal(distributed[text], local[text])
     for column in ("score_chosen", "score_rejected", "margin"):
         assert np.abs(distributed[column].astype(float) - local[column].astype(float)).max() < 1e-5
-    # The accuracy line is computed from the same correct/incorrect pairs.
-    accuracy = [summary.strip().splitlines()[-2].split(", 95% CI")[0] for summary in (ray_summary, local_summary)]
-    assert accuracy[0] == accuracy[1]
+    # The figures are the local run's, and those of the per-pair scores Ray wrote, counted here.
+    chosen, rejected = distributed["score_chosen"].astype(float), distributed["score_rejected"].astype(float)
+    wins = int((chosen > rejected).sum())
+    assert ray_summary["n"] == local_summary["n"] == len(distributed)
+    assert ray_summary["correct"] == local_summary["correct"] == wins
+    assert ray_summary["accuracy"] == local_summary["accuracy"] == wins / len(distributed)
+    assert ray_summary["ties"] == local_summary["ties"] == int((chosen == rejected).sum())
+    for key in ("ci_low", "ci_high"):  # the same pairs and seed: the same bootstrap interval
+        assert ray_summary[key] == local_summary[key]
+    assert abs(ray_summary["mean_margin"] - float((chosen - rejected).mean())) < 1e-5
+    assert abs(ray_summary["mean_margin"] - local_summary["mean_margin"]) < 1e-5
+    assert [w["row"] for w in ray_summary["worst"]] == [w["row"] for w in local_summary["worst"]]
+    assert ray_summary["output"] == str(ray_out)
+
+
+@pytest.mark.parametrize("model", ["nonexistent", "empty"])
+def test_a_model_that_cannot_load_is_the_local_paths_one_line_before_ray_starts(tmp_path, tiny_model_dir, capfd,
+                                                                                model):
+    """Checked before Ray starts: no replica's traceback, the local path's message whole, nothing written."""
+    source = tmp_path / "rows.csv"
+    write_table(ROWS, source)
+    folder = tmp_path / "no-such-model" if model == "nonexistent" else tmp_path / "empty-model"
+    if model == "empty":
+        folder.mkdir()
+    args = ["score", str(source), "--model", str(folder), "--device", "cpu", "-q", "-o"]
+    local_code = main([*args, str(tmp_path / "local.csv")])
+    local = capfd.readouterr()
+    code = main([*args, str(tmp_path / "ray.csv"), *RAY])
+    ray_run = capfd.readouterr()
+    assert local_code == EXIT_FAILED and local.out == ""
+    assert local.err.startswith("error: Cannot load reward model") and local.err.count("\n") == 1, local.err
+    assert (code, ray_run.out, ray_run.err) == (local_code, "", local.err)
+    assert {p.name for p in tmp_path.iterdir()} == {"rows.csv"} | ({folder.name} if model == "empty" else set())
+
+
+@pytest.mark.parametrize("command", ["score", "evaluate"])
+@pytest.mark.parametrize("flags, named", [
+    (["--address", "auto"], "--address only works"),
+    (["--workers", "2"], "--workers only works"),
+    (["--gpus-per-worker", "0"], "--gpus-per-worker only works"),
+    (["--workers", "2", "--gpus-per-worker", "1"], "--workers and --gpus-per-worker only work"),
+])
+def test_ray_flags_without_engine_ray_are_refused(tmp_path, tiny_model_dir, capfd, command, flags, named):
+    source = tmp_path / "rows.csv"
+    write_table(ROWS, source)
+    code = main([command, str(source), "-o", str(tmp_path / "out.csv"), "--model", str(tiny_model_dir), "-q", *flags])
+    out, err = capfd.readouterr()
+    assert code == EXIT_BAD_INPUT and out == ""
+    assert err.startswith(f"error: {named} with --engine ray: add --engine ray") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rows.csv"]
 
 
 @pytest.mark.parametrize("flags, says", [
