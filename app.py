@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 
 from reward import zerogpu
 from reward.config import (
+    GPU_SECONDS,
     MAX_FILE_BYTES,
     PAGE_RESPONSE_BOXES,
     SAMPLE_PAIRS,
@@ -83,7 +84,7 @@ def run_model_work_on_gpu(demo: gr.Blocks) -> None:
     the signature; validators stay outside: a refused request never asks for the GPU."""
     for block_fn in demo.fns.values():
         if block_fn.concurrency_id in MODEL_WORK and block_fn.fn is not None:
-            block_fn.fn = zerogpu.gpu(block_fn.fn)
+            block_fn.fn = zerogpu.gpu(block_fn.fn, GPU_SECONDS.get(block_fn.concurrency_id))
 
 
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):

@@ -93,6 +93,19 @@ MODELS_TAB_BOXES = 6
 """Response boxes on the Models tab (``/score_models`` takes ``max_responses``)."""
 DISPUTES_SHOWN = 20
 """Disputed pairs of responses the Models tab lists (the rest are counted)."""
+PROBE_TOLERANCE = 0.1
+"""Probes: reward changes this small (in logits) count as no change when a probe expects the score to rise or fall."""
+SAME_WITHIN = 1.0
+"""Probes: a probe a sound judge would ignore goes against that when the reward moves by more than this (a gap of
+1 is a 73% preference)."""
+SCATTER_MAX_POINTS = 2000
+"""Most points a score-against-length scatter draws; beyond it a fixed-seed sample (``reward.trust.sample_rows``)."""
+SCATTER_SEED = 0
+MAX_LINK_CHARS = 8000
+"""The longest share link the page makes: 8 KB is what common proxies and mail clients keep whole."""
+GPU_SECONDS = {"files": 300, "attribute": 120}
+"""On ZeroGPU, how long an event may hold the GPU, by concurrency id (``spaces.GPU``'s ``duration``); others
+get the ``spaces`` default of 60 s. A file job of 5,000 rows and a long token detail need more than that."""
 
 
 class ConfigError(ValueError):

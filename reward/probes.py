@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ASSETS
+from .config import ASSETS, PROBE_TOLERANCE, SAME_WITHIN
 from .explain import split_sentences
 
 UNRELATED_PROMPTS_FILE = ASSETS / "unrelated_prompts.json"
@@ -25,11 +25,6 @@ REPEAT_JOINER = "\n"
 """The two copies of a repeated response are joined by one line break."""
 SHUFFLE_SEED = 0
 """The seed of the sentence shuffle: the same response is always shuffled the same way."""
-PROBE_TOLERANCE = 0.1
-"""Reward changes this small (in logits) count as no change when a probe expects the score to rise or fall."""
-SAME_WITHIN = 1.0
-"""A probe a sound judge would ignore goes against that when the reward moves by more than this (a gap of 1 is a
-73% preference)."""
 
 LOWER, NOT_HIGHER, SAME = "lower", "not higher", "about the same"
 

@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from .config import SCATTER_MAX_POINTS, SCATTER_SEED
 from .ranking import sigmoid
 
 if TYPE_CHECKING:
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
 
 CALIBRATION_BINS = 10
 """Equal-width confidence bins over [0.5, 1] for the calibration error and the reliability plot."""
-SCATTER_MAX_POINTS = 2000
-"""Most points a score-against-length scatter draws; beyond it a fixed-seed sample (see :func:`sample_rows`)."""
-SCATTER_SEED = 0
 
 
 class GroupAccuracy(NamedTuple):

@@ -34,12 +34,15 @@ def detect() -> bool:
     return _state["decorator"] is not None
 
 
-def gpu(fn: Callable) -> Callable:
-    """``spaces.GPU(fn)`` on ZeroGPU, ``fn`` itself elsewhere.
+def gpu(fn: Callable, seconds: int | None = None) -> Callable:
+    """``spaces.GPU(fn)`` on ZeroGPU (``spaces.GPU(duration=seconds)(fn)`` when ``seconds`` is given: how long the
+    call may hold the GPU), ``fn`` itself elsewhere.
 
     ``spaces.GPU`` keeps the function's name, docstring and signature (``functools.wraps``), so
     Gradio still sees its parameters (a ``gr.Progress`` among them) through the wrapper.
     """
     detect()
     decorator = _state["decorator"]
-    return fn if decorator is None else decorator(fn)
+    if decorator is None:
+        return fn
+    return decorator(fn) if seconds is None else decorator(duration=seconds)(fn)

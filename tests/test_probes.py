@@ -7,7 +7,8 @@ import pytest
 from gradio_client.exceptions import ValidationError
 
 from reward.explain import split_sentences
-from reward.probes import KINDS, ORIGINAL, PLEASANTRY, SAME_WITHIN, against, build_probes, probe
+from reward.config import SAME_WITHIN
+from reward.probes import KINDS, ORIGINAL, PLEASANTRY, against, build_probes, probe
 from reward.requests import InvalidRequest
 from reward.service import RewardService
 from tests.conftest import ROOT

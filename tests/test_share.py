@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reward.config import MAX_LINK_CHARS
 from ui.share import (
-    MAX_LINK_CHARS,
     MAX_TOKEN_CHARS,
     SharedComparison,
     ShareProblem,

@@ -44,6 +44,7 @@ def GPU(fn=None, **options):
     if fn is None:
         return lambda f: GPU(f, **options)
     _record("decorated", fn.__name__)
+    _record("duration", [fn.__name__, options.get("duration")])
 
     @functools.wraps(fn)
     def on_gpu(*args, **kwargs):
@@ -105,6 +106,16 @@ def test_on_zerogpu_every_model_event_is_wrapped_and_nothing_else(zerogpu_app, t
     # As many as the events that run a model: the page-load refresh and instant page events stay out.
     demo = app_module.build_demo(RewardService(tiny_settings))
     assert len(decorated) == sum(fn.concurrency_id in app_module.MODEL_WORK for fn in demo.fns.values())
+    # File jobs and the token detail may hold the GPU longer than the 60 s default; the rest keep it.
+    from reward.config import GPU_SECONDS
+
+    durations = {}
+    for kind, value in entries:
+        if kind == "duration":
+            durations.setdefault(value[0], set()).add(value[1])
+    assert durations["run_batch"] == durations["run_evaluation"] == {GPU_SECONDS["files"]}
+    assert GPU_SECONDS["attribute"] in durations["attribute"]
+    assert durations["score"] == durations["score_page"] == {None}
 
 
 def test_a_scoring_on_zerogpu_goes_through_the_decorator_and_scores_the_same(zerogpu_app, tiny_model):

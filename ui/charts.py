@@ -10,7 +10,7 @@ import altair as alt
 import gradio as gr
 import pandas as pd
 
-from reward.trust import SCATTER_MAX_POINTS
+from reward.config import SCATTER_MAX_POINTS
 
 WIDTH, HEIGHT = 460, 320
 SIDE_COLOURS = {"chosen": "#2f7d32", "rejected": "#c62828", "response": "#4f46e5"}

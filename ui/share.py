@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from reward.config import MAX_LINK_CHARS
 from reward.display import shorten
 
 PARAM = "c"
 """The query parameter that carries a shared comparison."""
-MAX_LINK_CHARS = 8000
-"""The longest link the page makes: 8 KB is what common proxies and mail clients keep whole."""
 ORIGIN_ALLOWANCE = 200
 """Characters kept for the page's own address in front of ``?c=``."""
 MAX_TOKEN_CHARS = MAX_LINK_CHARS - ORIGIN_ALLOWANCE - len(PARAM) - 2
