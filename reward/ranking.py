@@ -118,7 +118,10 @@ def ranked_label(r: RankedResponse) -> str:
 
 def percent(chance: float) -> str:
     """A chance as a whole percentage that never rounds to a certainty: ">99%" above 0.99, "<1%" below 0.01,
-    so a chance and its complement always read as a pair (">99%" with "<1%", "73%" with "27%")."""
+    so a chance and its complement always read as a pair (">99%" with "<1%", "73%" with "27%"); "n/a" for NaN
+    (a broken score)."""
+    if math.isnan(chance):
+        return "n/a"
     if chance > 0.99:
         return ">99%"
     if chance < 0.01:

@@ -82,6 +82,7 @@ def test_labels_are_percentages_with_no_false_certainty():
     assert list(frame["Chance"]) == [c for row in m for c in row]
     assert percent(0.5) == "50%" and percent(0.99) == "99%" and percent(0.994) == ">99%"
     assert percent(0.01) == "1%" and percent(0.006) == "<1%"
+    assert percent(float("nan")) == "n/a"
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.3, 1.0, 4.59, 4.6, 5.29, 5.3, 6.0, 40.0])
