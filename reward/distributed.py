@@ -145,7 +145,14 @@ class RayModel:
         resources = ray.cluster_resources()
         cpus = int(resources.get("CPU", 1))
         if self.options.gpus_per_worker > 0:
-            workers = self.options.workers or max(1, int(resources.get("GPU", 0) // self.options.gpus_per_worker))
+            need = self.options.gpus_per_worker
+            most = max((node["Resources"].get("GPU", 0) for node in ray.nodes() if node.get("Alive")), default=0)
+            if most < need:  # Ray would wait for such a node for ever, saying nothing
+                raise EngineFailed(
+                    f"--gpus-per-worker {need:g}: no node of the Ray cluster has {need:g} GPU{'s' * (need != 1)} "
+                    f"(the most on one node is {most:g}; the cluster has {resources.get('GPU', 0):g} in all). "
+                    "Use --gpus-per-worker 0 on CPU machines, or start the GPU nodes first.")
+            workers = self.options.workers or max(1, int(resources.get("GPU", 0) // need))
             return workers, 1
         workers = self.options.workers or max(1, cpus // RAY_CPUS_PER_WORKER)
         # A replica must fit on one node: never ask for more CPUs than the largest node has.

@@ -205,6 +205,19 @@ def test_bad_ray_options_exit_2_and_write_nothing(tmp_path, tiny_model_dir, caps
     assert out == "" and not (tmp_path / "out.csv").exists()
 
 
+def test_asking_for_gpus_the_cluster_does_not_have_is_one_error_line_not_a_hang(tmp_path, tiny_model_dir, capsys):
+    source = tmp_path / "rows.csv"
+    write_table(ROWS, source)
+    code, out, err = score(capsys, source, tmp_path / "out.csv", tiny_model_dir, "--engine", "ray",
+                           "--gpus-per-worker", "1")
+    assert code == EXIT_FAILED
+    last = err.strip().splitlines()[-1]  # Ray's own start-up lines come first, on stderr
+    assert last.startswith("error: ") and last.endswith("Nothing was written."), err
+    assert ("--gpus-per-worker 1: no node of the Ray cluster has 1 GPU (the most on one node is 0; the cluster has "
+            "0 in all). Use --gpus-per-worker 0 on CPU machines, or start the GPU nodes first.") in last
+    assert out == "" and not (tmp_path / "out.csv").exists()
+
+
 def test_without_ray_the_default_path_works_and_engine_ray_says_how_to_install(tmp_path, tiny_model_dir):
     """`import ray` fails in this subprocess: the local path must not need it; --engine ray says what to do."""
     source = tmp_path / "rows.csv"
