@@ -91,13 +91,24 @@ def _sign(x: float) -> int:
     return (x > 0) - (x < 0)
 
 
-def kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Kendall's tau-b of two equally long score lists (ties counted as tau-b counts them); None when
-    undefined (fewer than two items, a list with every value equal, or a value that is not a number)."""
+@dataclass(frozen=True)
+class PairCounts:
+    """How two equally long score lists order each pair of items."""
+
+    concordant: int
+    discordant: int
+    ties_a: int
+    ties_b: int
+    pairs: int
+    numbers: bool
+    """False when a score is not a number (NaN): then no correlation is defined."""
+
+
+def pair_counts(a: Sequence[float], b: Sequence[float]) -> PairCounts:
+    """Count, over every pair of items, the ones both lists order the same way, the ones they order
+    differently, and the ones each list ties."""
     if len(a) != len(b):
         raise ValueError(f"{len(a)} scores against {len(b)}.")
-    if any(math.isnan(x) for x in (*a, *b)):
-        return None
     concordant = discordant = ties_a = ties_b = 0
     for i, j in combinations(range(len(a)), 2):
         sa, sb = _sign(a[i] - a[j]), _sign(b[i] - b[j])
@@ -105,9 +116,22 @@ def kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float | None:
         ties_b += sb == 0
         concordant += sa * sb > 0
         discordant += sa * sb < 0
-    pairs = len(a) * (len(a) - 1) // 2
-    denominator = math.sqrt((pairs - ties_a) * (pairs - ties_b))
-    return (concordant - discordant) / denominator if denominator else None
+    numbers = not any(math.isnan(x) for x in (*a, *b))
+    return PairCounts(concordant, discordant, ties_a, ties_b, len(a) * (len(a) - 1) // 2, numbers)
+
+
+def tau_b(counts: PairCounts) -> float | None:
+    """Kendall's tau-b from the pair counts; None when a list ties every pair (or there is no pair), or for NaN."""
+    if not counts.numbers:
+        return None
+    denominator = math.sqrt((counts.pairs - counts.ties_a) * (counts.pairs - counts.ties_b))
+    return (counts.concordant - counts.discordant) / denominator if denominator else None
+
+
+def kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Kendall's tau-b of two equally long score lists (ties counted as tau-b counts them); None when
+    undefined (fewer than two items, a list with every value equal, or a value that is not a number)."""
+    return tau_b(pair_counts(a, b))
 
 
 def disputes(rankings: Sequence[ModelRanking]) -> list[Dispute]:
@@ -135,8 +159,8 @@ def agreements(rankings: Sequence[ModelRanking]) -> list[Agreement]:
         sx, sy = x.scores(), y.scores()
         order = sorted(sx)
         a, b = [sx[i] for i in order], [sy[i] for i in order]
-        discordant = sum(_sign(a[i] - a[j]) * _sign(b[i] - b[j]) < 0 for i, j in combinations(range(len(a)), 2))
-        found.append(Agreement(x.model, y.model, kendall_tau_b(a, b), discordant, len(a) * (len(a) - 1) // 2))
+        counts = pair_counts(a, b)
+        found.append(Agreement(x.model, y.model, tau_b(counts), counts.discordant, counts.pairs))
     return found
 
 
