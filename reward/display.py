@@ -19,6 +19,11 @@ def empty_note(count: int, unit: str) -> str:
     return f"; {count:,} {unit if count != 1 else unit[:-1]} with {what} (scored as the model card's code scores it)"
 
 
+def figure(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """A figure formatted with ``spec`` (``".1%"``, ``"+.3f"``, ...), or ``missing`` where it is undefined (None)."""
+    return missing if value is None else format(value, spec)
+
+
 def shorten(text: str, width: int) -> str:
     """``text`` on one line (runs of white space become one space), cut to ``width`` characters with "…"."""
     flat = " ".join(text.split())

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from .config import SCATTER_MAX_POINTS, SCATTER_SEED
+from .display import figure
 from .ranking import sigmoid
 
 if TYPE_CHECKING:
@@ -227,10 +228,6 @@ def response_points(responses: Sequence[str], scores: Sequence[float],
     return frame if keep is None else frame.iloc[keep].reset_index(drop=True)
 
 
-def _percent(value: float | None, what: str = "no such pairs") -> str:
-    return f"{value:.1%}" if value is not None else f"n/a ({what})"
-
-
 def _pairs(count: int) -> str:
     return f"{count:,} pair{'s' * (count != 1)}"
 
@@ -240,12 +237,15 @@ def trust_lines(summary) -> list[str]:
     rho = summary.score_length_spearman
     error = summary.ece
     equal = summary.n - summary.n_chosen_longer - summary.n_chosen_shorter
-    length = (f"length: always picking the longer answer would score {_percent(summary.longer_baseline_accuracy)}; "
-              f"accuracy when chosen is longer {_percent(summary.accuracy_chosen_longer)} "
+    def percent(value: float | None) -> str:
+        return figure(value, ".1%", "n/a (no such pairs)")
+
+    length = (f"length: always picking the longer answer would score {percent(summary.longer_baseline_accuracy)}; "
+              f"accuracy when chosen is longer {percent(summary.accuracy_chosen_longer)} "
               f"({_pairs(summary.n_chosen_longer)}), when chosen is shorter "
-              f"{_percent(summary.accuracy_chosen_shorter)} ({_pairs(summary.n_chosen_shorter)}); "
+              f"{percent(summary.accuracy_chosen_shorter)} ({_pairs(summary.n_chosen_shorter)}); "
               f"{equal:,} of equal length in neither")
-    calibration = (f"score-length Spearman {'n/a' if rho is None else f'{rho:+.3f}'} over {2 * summary.n:,} "
+    calibration = (f"score-length Spearman {figure(rho, '+.3f')} over {2 * summary.n:,} "
                    f"responses; calibration error (ECE, {CALIBRATION_BINS} bins of sigmoid(|margin|)) "
-                   f"{'n/a' if error is None else f'{error:.3f}'}")
+                   f"{figure(error, '.3f')}")
     return [length, calibration]

@@ -6,7 +6,7 @@ import gradio as gr
 
 from reward.columns import suggest_columns
 from reward.config import MAX_FILE_BYTES, MIB, UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS
-from reward.display import empty_note, histogram_frame, preview_frame
+from reward.display import empty_note, figure, histogram_frame, preview_frame
 from reward.formats import scored_name
 from reward.outputs import ResultRescued
 from reward.scoring import ScoringInterrupted, score_file
@@ -46,7 +46,7 @@ def score_upload(service: RewardService, path: str | None, prompt_column: str, r
     text = (f"**Scored {summary.rows:,} rows** of `{name}` in {summary.seconds:.1f} s "
             f"({summary.rows_per_second:.1f} rows/s){cut}{empty_note(summary.empty, 'rows')}. "
             f"Mean reward {df['score'].mean():+.3f}; score against response length in characters: Spearman "
-            f"**{'n/a' if rho is None else f'{rho:+.2f}'}** (near 0: length does not drive the "
+            f"**{figure(rho, '+.2f')}** (near 0: length does not drive the "
             f"score). The download keeps the rows in their original order with `score`, `tokens` and `truncated` "
             f"added.{note}")
     scatter = charts.length_scatter(response_points(responses, scores), len(df))

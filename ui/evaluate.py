@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from reward.config import SAMPLE_PAIRS, UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WORST_PAIRS_SHOWN
-from reward.display import empty_note, histogram_frame, preview_frame
+from reward.display import empty_note, figure, histogram_frame, preview_frame
 from reward.evaluate import evaluate_file, worst_pairs
 from reward.formats import evaluated_name
 from reward.outputs import ResultRescued
@@ -56,19 +56,14 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
             charts.reliability_chart(s.reliability), charts.length_scatter(points, total), str(out))
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
-
-
 def trust_summary(s) -> str:
     """The summary's "How far to trust it" lines: the length baseline, the length groups, Spearman, ECE."""
     equal = s.n - s.n_chosen_longer - s.n_chosen_shorter
-    rho = "n/a" if s.score_length_spearman is None else f"{s.score_length_spearman:+.2f}"
-    ece = "n/a" if s.ece is None else f"{s.ece:.3f}"
+    rho, ece = figure(s.score_length_spearman, "+.2f"), figure(s.ece, ".3f")
     return (f"**How far to trust it.** A judge that always picks the longer answer would score "
-            f"**{_percent(s.longer_baseline_accuracy)}** here. The model's accuracy is "
-            f"**{_percent(s.accuracy_chosen_longer)}** on the {s.n_chosen_longer:,} pair{'s' * (s.n_chosen_longer != 1)} "
-            f"whose chosen answer is longer and **{_percent(s.accuracy_chosen_shorter)}** on the "
+            f"**{figure(s.longer_baseline_accuracy, '.1%')}** here. The model's accuracy is "
+            f"**{figure(s.accuracy_chosen_longer, '.1%')}** on the {s.n_chosen_longer:,} "
+            f"pair{'s' * (s.n_chosen_longer != 1)} whose chosen answer is longer and **{figure(s.accuracy_chosen_shorter, '.1%')}** on the "
             f"{s.n_chosen_shorter:,} whose chosen answer is shorter (pairs of equal length, {equal:,} here, are in "
             f"neither group). Score against length (Spearman, all "
             f"{2 * s.n:,} responses): **{rho}** · calibration error (ECE): **{ece}** (0 is perfect).")
