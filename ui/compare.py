@@ -14,7 +14,7 @@ from reward.service import RankingResult, RewardService
 from . import text
 from .examples import CARD_AGREES_WITHIN, CardRow, ExampleSet, card_check
 from .explain import attribute_choice, build_why_panel, explain_choice
-from .page import load_error_banner, model_panel, problems_as_messages, refusals
+from .page import load_error_banner, model_panel, problems_as_messages, refuse_boxes, refuse_request
 from .probes import build_probes_panel, probe_choice
 from .share import (
     LINK_JS,
@@ -171,8 +171,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def check_page(prompt_text: str, n: int, *texts: str):
         # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
-        return refusals(lambda: service.check(prompt_text, list(texts[:n])), 2 + PAGE_RESPONSE_BOXES,
-                        lambda err: 0 if err.field == "prompt" else 2 + (err.index or 0))
+        return refuse_boxes(service.check, prompt_text, list(texts[:n]), 2 + PAGE_RESPONSE_BOXES, 2)
 
     # Page-only events skip the queue: they are instant and must not wait behind scoring.
     page_only = dict(api_visibility="private", queue=False)
@@ -250,5 +249,4 @@ def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
     endpoint = gr.api(score, api_name="score", concurrency_limit=service.settings.concurrency, **SCORING)
     # gr.api (Gradio 6.31) takes no validator argument; the event it made takes one
     # like any other, so requests over the limits are refused before they queue.
-    demo.fns[endpoint["id"]].validator = lambda prompt, responses: refusals(
-        lambda: service.check(prompt, responses), 2, lambda err: 0 if err.field == "prompt" else 1)
+    demo.fns[endpoint["id"]].validator = refuse_request(service.check)

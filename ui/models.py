@@ -9,7 +9,7 @@ from reward.config import DISPUTES_SHOWN, MODELS_TAB_BOXES
 from reward.lineup import Lineup, LineupResult
 from reward.ranking import response_label
 
-from .page import problems_as_messages, refusals
+from .page import problems_as_messages, refuse_boxes, refuse_request
 
 MODELS = dict(concurrency_id="models")
 """The tab's Score and the API share one concurrency limit."""
@@ -96,8 +96,7 @@ def build_models_tab(lineup: Lineup) -> None:
         return rankings_table(result), agreement_table(result), disputes_text(result)
 
     def check_page(prompt_text: str, *texts: str):
-        return refusals(lambda: lineup.check(prompt_text, list(texts)), 1 + most,
-                        lambda err: 0 if err.field == "prompt" else 1 + (err.index or 0))
+        return refuse_boxes(lineup.check, prompt_text, list(texts), 1 + most, 1)
 
     gr.on(triggers=[run.click, prompt.submit], fn=score_page, inputs=[prompt, *boxes], outputs=[table, tau, found],
           api_visibility="private", validator=check_page, concurrency_limit=settings.concurrency, **MODELS)
@@ -121,5 +120,4 @@ def add_models_api(demo: gr.Blocks, lineup: Lineup) -> None:
         return rank_all(lineup, prompt, responses).records()
 
     endpoint = gr.api(score_models, api_name="score_models", concurrency_limit=lineup.settings.concurrency, **MODELS)
-    demo.fns[endpoint["id"]].validator = lambda prompt, responses: refusals(
-        lambda: lineup.check(prompt, responses), 2, lambda err: 0 if err.field == "prompt" else 1)
+    demo.fns[endpoint["id"]].validator = refuse_request(lineup.check)

@@ -96,6 +96,21 @@ def refusals(check: Callable[[], object], inputs: int, input_at_fault: Callable[
     return [gr.validate(True, "") for _ in range(inputs)]
 
 
+def refuse_request(check: Callable[[object, object], object]) -> Callable[[object, object], list[dict]]:
+    """The validator of an API endpoint taking ``(prompt, responses)``: ``check(prompt, responses)`` raises
+    InvalidRequest, and its message goes on the prompt or on the responses."""
+    return lambda prompt, responses: refusals(lambda: check(prompt, responses), 2,
+                                              lambda err: 0 if err.field == "prompt" else 1)
+
+
+def refuse_boxes(check: Callable[[object, object], object], prompt: str, boxes: list[str], inputs: int,
+                 first_box: int) -> list[dict]:
+    """The validator's verdicts for a page event whose inputs hold the prompt first and the response boxes from
+    position ``first_box`` on: a response's message goes on its own box."""
+    return refusals(lambda: check(prompt, boxes), inputs,
+                    lambda err: 0 if err.field == "prompt" else first_box + (err.index or 0))
+
+
 def quiet_input_refusals(demo: gr.Blocks) -> None:
     """Make Gradio's own refusals of an input leave no traceback in the server log.
 
