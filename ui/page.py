@@ -33,6 +33,7 @@ CSS = """
 /* Altair charts are drawn at a fixed size: on a narrow screen they shrink to fit instead of widening the page. */
 .altair, .altair .vega-embed, .altair .chart-wrapper { max-width: 100%; min-width: 0; }
 .altair canvas, .altair svg.marks { max-width: 100% !important; height: auto !important; }
+#share-link textarea { max-height: 4.6em; overflow-y: auto !important; word-break: break-all; }
 @media (max-width: 640px) {
   /* On a phone the figures matter most: the text preview (last column) gives way. */
   #ranking [aria-colindex="6"] { display: none; }

@@ -168,10 +168,10 @@ class SharePanel:
 
 
 def build_share_panel() -> SharePanel:
-    with gr.Row(equal_height=True):
-        button = gr.Button("Share this comparison", size="sm", elem_id="share-btn", scale=0, min_width=200)
-        link = gr.Textbox(label="Link to this comparison (opens it and scores it again)", visible=False,
-                          interactive=False, buttons=["copy"], elem_id="share-link", scale=4)
+    button = gr.Button("Share this comparison", size="sm", elem_id="share-btn")
+    # A long link scrolls inside a few lines (ui.page.CSS); the copy button takes it whole.
+    link = gr.Textbox(label="Link to this comparison (opens it and scores it again)", visible=False,
+                      interactive=False, lines=1, max_lines=3, buttons=["copy"], elem_id="share-link")
     token = gr.Textbox(visible="hidden", elem_id="share-token")
     note = gr.Markdown(elem_id="share-note")
     return SharePanel(button, token, link, note)
