@@ -16,7 +16,6 @@ import warnings
 import gradio as gr
 from starlette.middleware import Middleware
 
-from reward import zerogpu
 from reward.config import (
     GPU_SECONDS,
     MAX_FILE_BYTES,
@@ -28,14 +27,15 @@ from reward.config import (
     settings_from_args,
 )
 from reward.lineup import Lineup
+from reward.model import zerogpu
 from reward.service import RewardService
 from ui import text
-from ui.batch import build_batch_tab
 from ui.body_limit import BodyLimit, request_body_limit
-from ui.compare import add_score_api, build_compare_tab
-from ui.evaluate import build_evaluate_tab
-from ui.examples import ExampleSet, load_example_sets
-from ui.explain import add_explain_api
+from ui.compare.examples import ExampleSet, load_example_sets
+from ui.compare.tab import add_score_api, build_compare_tab
+from ui.compare.why import add_explain_api
+from ui.files.batch import build_batch_tab
+from ui.files.evaluate import build_evaluate_tab
 from ui.models import add_models_api, build_models_tab
 from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel, quiet_input_refusals
 from ui.runtime import limit_malloc_arenas

@@ -8,7 +8,7 @@ Model: ``BertConfig()`` with ``vocab_size=28996, num_labels=1`` and random weigh
 exact shape of ``nicholasKluge/RewardModel`` (random weights run exactly as fast as the
 trained ones), built once into ``bench/.cache/``; its cased WordPiece tokenizer is trained
 on the dialogues the benchmark does NOT score, so token counts are close to real BERT's.
-``--quick`` uses the tiny model from ``reward/tiny.py`` instead.
+``--quick`` uses the tiny model from ``reward/model/tiny.py`` instead.
 
 Text: pairs from ``../shared/data/hh-rlhf-harmless-base-test.jsonl.gz`` (``--data``) split
 into (prompt, last assistant turn); without that file, generated text with the same
@@ -108,7 +108,7 @@ def load_dialogues(data_dir: Path) -> tuple[list[tuple[str, str]], str]:
 
 def build_bert_base(folder: Path, corpus: list[str]) -> Path:
     """BERT-base shaped like nicholasKluge/RewardModel, random weights, tokenizer trained on ``corpus``."""
-    from reward.tiny import save_random_reward_model, train_wordpiece_tokenizer
+    from reward.model.tiny import save_random_reward_model, train_wordpiece_tokenizer
 
     if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
         return folder
@@ -207,7 +207,7 @@ def pipeline_contender(folder: Path, device, batch_size: int = 8) -> Contender:
 
 
 def wrapper_contender(folder: Path, device, precision: str, batch_size: int, key: str) -> Contender:
-    from reward.model import load_reward_model
+    from reward.model.reward_model import load_reward_model
 
     rm = load_reward_model(folder, device=str(device), precision=precision, batch_size=batch_size)
 
@@ -255,7 +255,7 @@ def measure_startup(folder: Path, device: str) -> dict:
     code = (
         "import time; t0 = time.perf_counter()\n"
         "import torch, transformers\n"
-        "from reward.model import load_reward_model\n"
+        "from reward.model.reward_model import load_reward_model\n"
         "t1 = time.perf_counter()\n"
         f"rm = load_reward_model({str(folder)!r}, device={device!r})\n"
         "t2 = time.perf_counter()\n"
@@ -316,9 +316,9 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    from reward.model import pick_device
-    from reward.precision import cpu_has_native_bf16
-    from reward.tiny import build_tiny_reward_model
+    from reward.model.precision import cpu_has_native_bf16
+    from reward.model.reward_model import pick_device
+    from reward.model.tiny import build_tiny_reward_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         tmp = tempfile.TemporaryDirectory()
         folder = build_tiny_reward_model(Path(tmp.name) / "tiny")
-        model_name = "tiny test model (reward/tiny.py)"
+        model_name = "tiny test model (reward/model/tiny.py)"
     else:
         corpus = [p + "\n" + r for p, r in dialogues[1::2]]
         folder = build_bert_base(CACHE / ("bert-base-random" if "HH-RLHF" in source else "bert-base-random-gen"),

@@ -5,7 +5,7 @@
     python bench/cli_rows_per_second.py --size base --every 4   # every 4th row: a quicker estimate
 
 It splits ``../shared/data/hh-rlhf-harmless-base-test.jsonl.gz`` (see its README) into
-(prompt, response) rows, one for each side of each pair, the way ``reward.pairs``
+(prompt, response) rows, one for each side of each pair, the way ``reward.jobs.pairs``
 splits them, leaving out the few empty responses that ``score`` refuses; builds the model
 (the tiny test model, or ``BertConfig()`` with ``vocab_size=28996, num_labels=1`` and random
 weights, which runs exactly as fast as the real model); then times the real command line
@@ -36,7 +36,7 @@ DATA = ROOT.parent / "shared" / "data" / "hh-rlhf-harmless-base-test.jsonl.gz"
 
 def write_rows(path: Path, every: int) -> int:
     sys.path.insert(0, str(ROOT))
-    from reward.pairs import split_dialogues
+    from reward.jobs.pairs import split_dialogues
 
     n = 0
     with gzip.open(DATA, "rt", encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
@@ -59,7 +59,7 @@ def build_base(folder: Path, tokenizer: str) -> Path:
     from transformers import AutoTokenizer
 
     sys.path.insert(0, str(ROOT))
-    from reward.tiny import build_tiny_reward_model, save_random_reward_model, train_wordpiece_tokenizer
+    from reward.model.tiny import build_tiny_reward_model, save_random_reward_model, train_wordpiece_tokenizer
 
     if tokenizer == "tiny":
         tok = AutoTokenizer.from_pretrained(build_tiny_reward_model(folder / "tiny"))
@@ -92,7 +92,7 @@ def main() -> None:
     if not (model_dir / "config.json").exists():
         if args.size == "tiny":
             sys.path.insert(0, str(ROOT))
-            from reward.tiny import build_tiny_reward_model
+            from reward.model.tiny import build_tiny_reward_model
 
             build_tiny_reward_model(model_dir)
         else:

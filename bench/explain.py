@@ -5,12 +5,12 @@
 
 Model: the BERT-base-sized folder that ``bench/benchmark.py`` builds into ``bench/.cache/`` (``BertConfig()``,
 vocab 28996, one label, random weights: exactly as fast as ``nicholasKluge/RewardModel``), built here if missing;
-``--quick`` uses ``reward/tiny.py``'s model. Text: one prompt and a 10-sentence answer (about 200 tokens).
+``--quick`` uses ``reward/model/tiny.py``'s model. Text: one prompt and a 10-sentence answer (about 200 tokens).
 
   (a) card     the texts ``explain()`` scores (the answer, the answer without each sentence, each prefix), each
                scored with the model card's code, one pair at a time (``tests/reference.py``)
-  (b) explain  ``reward.explain.explain()``: the same scores, and the tokens, in one batched call
-  (c) attribute  ``reward.attribution.attribute()`` at ``--steps`` steps, and its completeness gap
+  (b) explain  ``reward.insight.explain.explain()``: the same scores, and the tokens, in one batched call
+  (c) attribute  ``reward.insight.attribution.attribute()`` at ``--steps`` steps, and its completeness gap
 
 (a) and (b) take turns ``--repeats`` times, so that a busy machine slows both alike; the table shows medians,
 the min-max spread and the ratio (a) / (b). The largest difference between (b)'s and (a)'s scores checks that
@@ -65,10 +65,10 @@ def load_average() -> str:
 def model_folder(quick: bool, data: Path) -> tuple[Path, str, object]:
     """The model folder, its description, and what must stay alive while it is used (a temporary folder)."""
     if quick:
-        from reward.tiny import build_tiny_reward_model
+        from reward.model.tiny import build_tiny_reward_model
 
         tmp = tempfile.TemporaryDirectory()
-        return build_tiny_reward_model(Path(tmp.name) / "tiny"), "tiny test model (reward/tiny.py)", tmp
+        return build_tiny_reward_model(Path(tmp.name) / "tiny"), "tiny test model (reward/model/tiny.py)", tmp
     from benchmark import CACHE, build_bert_base, load_dialogues
 
     dialogues, source = load_dialogues(data)
@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from reward.attribution import attribute
-    from reward.explain import explain
-    from reward.model import load_reward_model
+    from reward.insight.attribution import attribute
+    from reward.insight.explain import explain
+    from reward.model.reward_model import load_reward_model
     from tests.reference import card_score
 
     load_start = load_average()

@@ -141,8 +141,8 @@ def app_running(name: str, model: str, extra_env: dict[str, str] | None = None):
 
 def expected_answers(model_path: str, requests: list[tuple[str, list[str]]]) -> list[list[tuple[int, float]]]:
     """The right (index, score) list, best first, for each request, computed here, not by the server."""
-    from reward.model import load_reward_model
-    from reward.ranking import rank_responses
+    from reward.insight.ranking import rank_responses
+    from reward.model.reward_model import load_reward_model
 
     rm = load_reward_model(model_path, device="cpu")
     out = []
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from reward.tiny import build_tiny_reward_model
+            from reward.model.tiny import build_tiny_reward_model
 
             model = str(build_tiny_reward_model(Path(tmp) / "tiny"))
         requests = [make_request(i) for i in range(min(args.requests, 500))]

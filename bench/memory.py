@@ -4,7 +4,7 @@
     python bench/memory.py --cells 5 --markdown bench/results-memory.md
     python bench/memory.py --cells 5 99 --timeout 1200
 
-It builds the tiny test model (:func:`reward.tiny.build_tiny_reward_model`) and writes its inputs into a temporary
+It builds the tiny test model (:func:`reward.model.tiny.build_tiny_reward_model`) and writes its inputs into a temporary
 folder as JSONL: one row whose response is a cell of N MB of ordinary English text, for each N of ``--cells``,
 and a file of 64 ordinary rows. Each file is scored by the real command line in a child process,
 ``python -m reward score IN -o OUT --model TINY -q``; the child's peak RSS is read from ``os.wait4`` (what
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="also write the table here")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from reward.tiny import build_tiny_reward_model
+    from reward.model.tiny import build_tiny_reward_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="reward-memory-") as tmp:

@@ -5,7 +5,7 @@
     python bench/ray_throughput.py --device cuda            # on a GPU node: Ray replicas take one GPU each
 
 Rows: (prompt, response) pairs split from ``../shared/data/hh-rlhf-harmless-base-test.jsonl.gz`` (chosen side),
-written as Parquet. Models: the tiny test model (``reward/tiny.py``) and, when ``bench/.cache/bert-base-random``
+written as Parquet. Models: the tiny test model (``reward/model/tiny.py``) and, when ``bench/.cache/bert-base-random``
 exists (``bench/benchmark.py`` builds it), the BERT-base-size model with random weights, which runs exactly as
 fast as the real one. Each engine runs the real command as a subprocess (Ray starts in it, on this machine),
 in turns; the output files are checked to be the same, and stdout to be the summary line alone. Three rates
@@ -45,8 +45,8 @@ ENGINES = (("local", []), ("ray, 1 replica", ["--engine", "ray", "--workers", "1
 def write_rows(path: Path, rows: int) -> int:
     import pandas as pd
 
-    from reward.pairs import split_dialogues
-    from reward.writing import write_table
+    from reward.jobs.pairs import split_dialogues
+    from reward.tables.writing import write_table
 
     prompts, responses = [], []
     with gzip.open(DATA, "rt", encoding="utf-8") as src:
@@ -80,7 +80,7 @@ def same_output(a: Path, b: Path) -> float:
     """The largest score difference between two outputs; every other column must be equal."""
     import pandas as pd
 
-    from reward.reading import read_table
+    from reward.tables.reading import read_table
 
     x, y = read_table(a), read_table(b)
     pd.testing.assert_frame_equal(x.drop(columns="score"), y.drop(columns="score"))
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--skip-base", action="store_true", help="only the tiny model")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (then each Ray replica takes one GPU)")
     args = parser.parse_args()
-    from reward.tiny import build_tiny_reward_model
+    from reward.model.tiny import build_tiny_reward_model
 
     work = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     bench("tiny", build_tiny_reward_model(work / "tiny-model"), args.tiny_rows, work, args.device)

@@ -10,10 +10,19 @@ importing the package loads no weights.
     >>> best = ranked[0]   # best.rank == 1; best.index is its position in ``answers``; best.score the raw reward
 """
 
+from reward.insight.ranking import RankedResponse, rank_responses
+from reward.model.requests import InvalidRequest, check_request
+from reward.model.reward_model import (
+    ModelInfo,
+    ModelLoadError,
+    PairScore,
+    RewardModel,
+    load_from_settings,
+    load_reward_model,
+    pick_device,
+)
+
 from .config import DEFAULT_MODEL, ConfigError, Settings, settings_from_env
-from .model import ModelInfo, ModelLoadError, PairScore, RewardModel, load_from_settings, load_reward_model, pick_device
-from .ranking import RankedResponse, rank_responses
-from .requests import InvalidRequest, check_request
 from .service import RankingResult, RewardService
 
 __all__ = [

@@ -5,10 +5,10 @@
     python -m reward explain --prompt TEXT --response TEXT [--json] [--attribute]
     python -m reward score big.parquet -o big.scored.parquet --engine ray --address auto --gpus-per-worker 1
 
-Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.scoring.score_file`,
-:func:`reward.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
+Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.jobs.scoring.score_file`,
+:func:`reward.jobs.evaluate.evaluate_file`) with the same model settings (``--model`` or ``REWARD_MODEL``, ...).
 A progress bar goes to stderr; results go to stdout. ``--engine ray`` (score and evaluate) runs the
-scoring on a Ray cluster (:mod:`reward.distributed`); reading, checks and writing stay the same.
+scoring on a Ray cluster (:mod:`reward.jobs.distributed`); reading, checks and writing stay the same.
 
 Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
 2 bad input or usage (the message starts with ``error:``; nothing was scored);
@@ -26,7 +26,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .attribution import AttributionUnavailable
+from reward.insight.attribution import AttributionUnavailable
+from reward.jobs.distributed import EngineFailed, RayEngine, RayOptions, import_ray
+from reward.jobs.scoring import ScoringInterrupted
+from reward.model.requests import InvalidRequest
+from reward.tables.display import empty_note, shorten
+from reward.tables.formats import FileProblem
+from reward.tables.outputs import ResultRescued
+
 from .config import (
     ATTRIBUTION_STEPS,
     BOOTSTRAP_RESAMPLES,
@@ -43,12 +50,6 @@ from .config import (
     add_settings_arguments,
     settings_from_args,
 )
-from .display import empty_note, shorten
-from .distributed import EngineFailed, RayEngine, RayOptions, import_ray
-from .formats import FileProblem
-from .outputs import ResultRescued
-from .requests import InvalidRequest
-from .scoring import ScoringInterrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_KEPT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROMPT_WIDTH = TERMINAL_TEXT_WIDTH
@@ -208,7 +209,7 @@ def _loader(settings: Settings) -> Callable:
     def load():
         from transformers.utils import logging as transformers_logging
 
-        from .model import load_from_settings
+        from reward.model.reward_model import load_from_settings
 
         # transformers draws its own "Loading weights" bar; ours is the only one worth watching.
         transformers_logging.disable_progress_bar()
@@ -247,7 +248,7 @@ def _closing(close: Callable[[], None]):
 
 
 def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .scoring import score_file
+    from reward.jobs.scoring import score_file
 
     progress, close = _progress_bar("row", args.quiet, err)
     with _engine(args, settings) as engine, _kept_anyway() as kept, _closing(close):
@@ -264,9 +265,9 @@ def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .evaluate import evaluate_file, worst_pairs
-    from .pairs import LAYOUT_NAMES
-    from .trust import trust_lines
+    from reward.insight.trust import trust_lines
+    from reward.jobs.evaluate import evaluate_file, worst_pairs
+    from reward.jobs.pairs import LAYOUT_NAMES
 
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
@@ -306,8 +307,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
 
 
 def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from .explain import explain
-    from .requests import check_request, check_steps
+    from reward.insight.explain import explain
+    from reward.model.requests import check_request, check_steps
 
     request = check_request(args.prompt, [args.response], settings)
     if args.attribute:
@@ -319,7 +320,7 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     explanation = explain(model, request.prompt, request.responses[0])
     attribution = None
     if args.attribute:
-        from .attribution import attribute
+        from reward.insight.attribution import attribute
 
         attribution = attribute(model, request.prompt, request.responses[0], steps=args.steps)
     if args.json:

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
+from reward.insight.ranking import RankedResponse
+from reward.model.requests import ScoringRequest
+from reward.model.reward_model import HOW_TO_FIX, display_name
+
 from .config import ModelLoadError, Settings
-from .model import HOW_TO_FIX, display_name
-from .ranking import RankedResponse
-from .requests import ScoringRequest
 from .service import RewardService
 
 COMPARE_HOW_TO_FIX = "list the folder (one with config.json, model.safetensors and the tokenizer files) in REWARD_COMPARE_MODELS"

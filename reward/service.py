@@ -12,12 +12,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .batching import RequestBatcher
+from reward.insight.ranking import RankedResponse, rank_responses
+from reward.model.batching import RequestBatcher
+from reward.model.precision import precision_note
+from reward.model.requests import ScoringRequest, check_request, check_steps
+from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
+
 from .config import ATTRIBUTION_STEPS, MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
-from .model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
-from .precision import precision_note
-from .ranking import RankedResponse, rank_responses
-from .requests import ScoringRequest, check_request, check_steps
 
 
 @dataclass(frozen=True)
@@ -89,36 +90,36 @@ class RewardService:
         return RankingResult(rank_responses(request.responses, scores, request.indices), seconds)
 
     def explain(self, prompt: object, response: object):
-        """Why ``response`` scores as it does (see :func:`reward.explain.explain`); limits as :meth:`rank`.
+        """Why ``response`` scores as it does (see :func:`reward.insight.explain.explain`); limits as :meth:`rank`.
 
         Raises:
             InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
         """
-        from .explain import explain
+        from reward.insight.explain import explain
 
         request = self.check(prompt, [response])
         return explain(self.model(), request.prompt, request.responses[0])
 
     def probe(self, prompt: object, response: object):
         """The response's score under edits a sound judge would mostly ignore or punish (see
-        :func:`reward.probes.probe`); limits as :meth:`rank` (the no-prompt probe still scores an empty prompt).
+        :func:`reward.insight.probes.probe`); limits as :meth:`rank` (the no-prompt probe still scores an empty prompt).
 
         Raises:
             InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
         """
-        from .probes import probe
+        from reward.insight.probes import probe
 
         request = self.check(prompt, [response])
         return probe(self.model(), request.prompt, request.responses[0])
 
     def attribute(self, prompt: object, response: object, steps: object = ATTRIBUTION_STEPS):
-        """Integrated gradients per token (see :func:`reward.attribution.attribute`); limits as :meth:`rank`.
+        """Integrated gradients per token (see :func:`reward.insight.attribution.attribute`); limits as :meth:`rank`.
 
         Raises:
             InvalidRequest: the input breaks a documented limit, or ``steps`` is out of range.
             ModelLoadError: no model.
         """
-        from .attribution import attribute
+        from reward.insight.attribution import attribute
 
         request = self.check(prompt, [response])
         check_steps(steps)

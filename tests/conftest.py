@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
 from reward.config import Settings  # noqa: E402
-from reward.tiny import build_tiny_reward_model  # noqa: E402
+from reward.model.tiny import build_tiny_reward_model  # noqa: E402
 
 # Machines are noisy: no per-example deadline; in CI the same examples every run.
 hypothesis_settings.register_profile("default", deadline=None)
@@ -43,7 +43,7 @@ def tiny_settings(tiny_model_dir) -> Settings:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_settings):
-    from reward.model import load_from_settings
+    from reward.model.reward_model import load_from_settings
 
     return load_from_settings(tiny_settings)
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from reward.attribution import AttributionUnavailable, attribute
-from reward.explain import explain
+from reward.insight.attribution import AttributionUnavailable, attribute
+from reward.insight.explain import explain
 from tests.reference import card_score
 
 PROMPT = "Why is AI Ethics important?"
@@ -32,7 +32,7 @@ def smooth_dir(tiny_model_dir, tmp_path_factory):
     """The tiny model's tokenizer and shape, with weights drawn at initializer_range=0.3: smooth along IG paths."""
     from transformers import AutoTokenizer
 
-    from reward.tiny import save_random_reward_model
+    from reward.model.tiny import save_random_reward_model
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     return save_random_reward_model(tmp_path_factory.mktemp("smooth-reward-model"), tokenizer, seed=1,
@@ -43,7 +43,7 @@ def smooth_dir(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smooth(smooth_dir):
-    from reward.model import load_reward_model
+    from reward.model.reward_model import load_reward_model
 
     return load_reward_model(smooth_dir, device="cpu")
 
@@ -129,14 +129,14 @@ def card_model(tiny_model_dir):
 
 
 def test_int8_is_refused(tiny_model_dir):
-    from reward.model import load_reward_model
+    from reward.model.reward_model import load_reward_model
 
     with pytest.raises(AttributionUnavailable, match="REWARD_PRECISION=fp32"):
         attribute(load_reward_model(tiny_model_dir, device="cpu", precision="int8"), PROMPT, SHORT)
 
 
 def test_bf16_is_attributed_on_a_float_copy(smooth_dir):
-    from reward.model import load_reward_model
+    from reward.model.reward_model import load_reward_model
 
     model = load_reward_model(smooth_dir, device="cpu", precision="bf16")
     result = attribute(model, PROMPT, TEN, steps=32)

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from reward.batching import RequestBatcher
+from reward.model.batching import RequestBatcher
 
 
 def run_merged(batcher, jobs):

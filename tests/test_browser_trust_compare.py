@@ -9,11 +9,11 @@ CHART = '#win-matrix [data-testid="altair"] canvas'
 """The win matrix's Vega canvas (the block's label has an icon of its own, so no bare "svg")."""
 
 from reward.config import Settings
-from reward.probes import KINDS, against
+from reward.insight.probes import KINDS, against
 from reward.service import RewardService
 from tests.conftest import ARTIFACTS
-from ui.examples import CARD_AGREES_WITHIN, load_example_sets
-from ui.examples import card_check as check
+from ui.compare.examples import CARD_AGREES_WITHIN, load_example_sets
+from ui.compare.examples import card_check as check
 
 EXAMPLES = load_example_sets()
 [CARD] = [ex for ex in EXAMPLES if ex.card_scores]

@@ -13,10 +13,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
 from reward.config import SAMPLE_PAIRS
-from reward.evaluate import evaluate_pairs
-from reward.pairs import read_pairs
-from reward.reading import read_table
-from reward.writing import write_table
+from reward.jobs.evaluate import evaluate_pairs
+from reward.jobs.pairs import read_pairs
+from reward.tables.reading import read_table
+from reward.tables.writing import write_table
 from tests.conftest import ROOT
 from tests.reference import card_score
 

@@ -1,4 +1,4 @@
-"""reward.encoding gives exactly the card's token ids and truncated flag, without tokenizing whole giant texts.
+"""reward.model.encoding gives exactly the card's token ids and truncated flag, without tokenizing whole giant texts.
 
 The reference is the card's own call on the whole pair,
 ``tokenizer(p, r, truncation=True, max_length=m, return_token_type_ids=False)``, and the untruncated length > m
@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
-from reward import encoding
-from reward.encoding import encode_pairs, longest_first
-from reward.tiny import train_wordpiece_tokenizer
+from reward.model import encoding
+from reward.model.encoding import encode_pairs, longest_first
+from reward.model.tiny import train_wordpiece_tokenizer
 
 SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "cls_token": "[CLS]", "pad_token": "[PAD]",
             "mask_token": "[MASK]"}

@@ -8,12 +8,12 @@ import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.config import SAMPLE_PAIRS
-from reward.evaluate import RESULT_COLUMNS, bootstrap_accuracy_interval, evaluate_file, evaluate_pairs, worst_pairs
-from reward.formats import FileProblem
-from reward.pairs import prepare_pairs, read_pairs, split_dialogues
-from reward.reading import read_table
-from reward.scoring import ScoringInterrupted
-from reward.writing import write_table
+from reward.jobs.evaluate import RESULT_COLUMNS, bootstrap_accuracy_interval, evaluate_file, evaluate_pairs, worst_pairs
+from reward.jobs.pairs import prepare_pairs, read_pairs, split_dialogues
+from reward.jobs.scoring import ScoringInterrupted
+from reward.tables.formats import FileProblem
+from reward.tables.reading import read_table
+from reward.tables.writing import write_table
 from tests.reference import card_score
 
 

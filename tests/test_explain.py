@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reward.explain as explain_module
-from reward.explain import TRAINED_LENGTH, explain, split_sentences
+import reward.insight.explain as explain_module
+from reward.insight.explain import TRAINED_LENGTH, explain, split_sentences
 from tests.conftest import ROOT
 from tests.reference import card_score
 
@@ -208,7 +208,7 @@ def test_as_dict_shape(tiny_model):
 
 
 def test_importing_stays_light():
-    code = ("import sys, reward.explain, reward.attribution; "
+    code = ("import sys, reward.insight.explain, reward.insight.attribution; "
             "print(sorted(m for m in ('torch', 'captum', 'transformers', 'gradio') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

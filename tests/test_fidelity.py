@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from reward.columns import check_text_columns
-from reward.formats import FileProblem, has_lone_surrogate, nesting_depth
-from reward.reading import read_table
-from reward.writing import json_text, write_table
+from reward.tables.columns import check_text_columns
+from reward.tables.formats import FileProblem, has_lone_surrogate, nesting_depth
+from reward.tables.reading import read_table
+from reward.tables.writing import json_text, write_table
 
 DEEP = 100_000
 WRITE_DEEP = 20_000  # far past any recursion limit, and quick to write

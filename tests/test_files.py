@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.columns import suggest_columns
 from reward.config import MAX_FILE_BYTES, MAX_ROWS
-from reward.display import histogram_frame, preview_frame
-from reward.formats import FileProblem, rows_text, scored_name
-from reward.outputs import check_output_path, save_or_rescue
-from reward.reading import read_table
-from reward.scoring import ScoringInterrupted, load_for_scoring, score_file, score_table
-from reward.writing import write_table
+from reward.jobs.scoring import ScoringInterrupted, load_for_scoring, score_file, score_table
+from reward.tables.columns import suggest_columns
+from reward.tables.display import histogram_frame, preview_frame
+from reward.tables.formats import FileProblem, rows_text, scored_name
+from reward.tables.outputs import check_output_path, save_or_rescue
+from reward.tables.reading import read_table
+from reward.tables.writing import write_table
 from tests.reference import card_score
 
 LONG = "The field of AI Ethics delves deeply into ethical considerations. " * 60  # over 512 tokens
@@ -386,6 +386,6 @@ def test_suggest_columns_for_the_pickers():
     ("hh.jsonl.gz", "hh.scored.jsonl.gz", "hh.evaluated.jsonl.gz"),
 ])
 def test_derived_names_keep_the_format_and_the_whole_stem(source, scored, evaluated):
-    from reward.formats import evaluated_name
+    from reward.tables.formats import evaluated_name
 
     assert (scored_name(source), evaluated_name(source)) == (scored, evaluated)

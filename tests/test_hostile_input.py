@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reward.config import Settings
-from reward.model import PairScore
-from reward.ranking import plot_frame, rank_responses, ranking_table
-from reward.requests import InvalidRequest, check_request
+from reward.insight.ranking import plot_frame, rank_responses, ranking_table
+from reward.model.requests import InvalidRequest, check_request
+from reward.model.reward_model import PairScore
 from reward.service import RewardService
 
 # Any unicode, control characters and surrogate-free code points included.

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.model import ModelLoadError, load_reward_model, pick_device
+from reward.model.reward_model import ModelLoadError, load_reward_model, pick_device
 from tests.conftest import ROOT
 from tests.reference import card_score
 
@@ -189,7 +189,7 @@ def test_hub_id_without_network_names_the_model_and_the_fix():
 
 
 def test_importing_loads_no_weights():
-    code = ("import app, reward, sys; from reward.model import _load_cached; "
+    code = ("import app, reward, sys; from reward.model.reward_model import _load_cached; "
             "assert _load_cached.cache_info().currsize == 0; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})

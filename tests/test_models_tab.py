@@ -14,8 +14,8 @@ from gradio_client.exceptions import ValidationError
 
 from reward.config import Settings
 from reward.lineup import Lineup, kendall_tau_b
+from reward.model.tiny import build_tiny_reward_model
 from reward.service import RewardService
-from reward.tiny import build_tiny_reward_model
 from tests.conftest import ARTIFACTS, launch_app
 
 PROMPT = "Why is AI Ethics important?"

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_KEPT, main
-from reward.formats import FileProblem
-from reward.outputs import ResultRescued, check_output_path, rescue_places
-from reward.reading import read_table
-from reward.scoring import score_file
-from reward.writing import write_table
+from reward.jobs.scoring import score_file
+from reward.tables.formats import FileProblem
+from reward.tables.outputs import ResultRescued, check_output_path, rescue_places
+from reward.tables.reading import read_table
+from reward.tables.writing import write_table
 
 ROWS = pd.DataFrame({"prompt": ["Why?", "What is 2+2?", "Capital of France?"],
                      "response": ["Because.", "4", "Paris."], "id": [1, 2, 3]})
@@ -107,19 +107,19 @@ def test_when_the_output_folder_vanishes_the_rescue_goes_elsewhere(tmp_path, tin
 
 
 def test_an_evaluation_whose_output_fails_still_prints_its_verdict(tmp_path, tiny_model_dir, monkeypatch):
-    import reward.outputs
+    import reward.tables.outputs
 
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("\n".join(json.dumps({"prompt": "p", "chosen": f"good {i}", "rejected": "bad"}) for i in range(3)))
     target = tmp_path / "per_pair.csv"
-    real_write = reward.outputs.write_table
+    real_write = reward.tables.outputs.write_table
 
     def disk_full_at_the_target(df, destination, **kwargs):
         if Path(destination) == target:
             raise FileProblem(f"{destination}: cannot be written (No space left on device).")
         return real_write(df, destination, **kwargs)
 
-    monkeypatch.setattr(reward.outputs, "write_table", disk_full_at_the_target)
+    monkeypatch.setattr(reward.tables.outputs, "write_table", disk_full_at_the_target)
     code, out, err = run("evaluate", str(pairs), "-o", str(target), "--model", str(tiny_model_dir), "-q", "--json")
     data = json.loads(out)
     rescue = tmp_path / "per_pair.csv.rescue.jsonl"

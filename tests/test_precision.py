@@ -12,8 +12,8 @@ import sys
 import pytest
 import torch
 
-from reward.model import ModelLoadError, load_reward_model
-from reward.precision import precision_note
+from reward.model.precision import precision_note
+from reward.model.reward_model import ModelLoadError, load_reward_model
 from tests.conftest import ROOT
 from tests.test_model import CASES
 
@@ -63,7 +63,7 @@ def test_bf16_loads_scores_and_says_so(tiny_model_dir, fp32_scores):
 
 
 def test_bf16_note_warns_when_the_cpu_lacks_bf16(monkeypatch):
-    from reward import precision
+    from reward.model import precision
 
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     assert "SLOWER" in precision_note("bf16", torch.device("cpu"))

@@ -6,10 +6,10 @@ import random
 import pytest
 from gradio_client.exceptions import ValidationError
 
-from reward.explain import split_sentences
 from reward.config import SAME_WITHIN
-from reward.probes import KINDS, ORIGINAL, PLEASANTRY, against, build_probes, probe
-from reward.requests import InvalidRequest
+from reward.insight.explain import split_sentences
+from reward.insight.probes import KINDS, ORIGINAL, PLEASANTRY, against, build_probes, probe
+from reward.model.requests import InvalidRequest
 from reward.service import RewardService
 from tests.conftest import ROOT
 from tests.reference import card_score

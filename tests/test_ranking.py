@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from reward.model import PairScore
-from reward.ranking import TABLE_COLUMNS, plot_frame, rank_responses, ranking_table, sigmoid
+from reward.insight.ranking import TABLE_COLUMNS, plot_frame, rank_responses, ranking_table, sigmoid
+from reward.model.reward_model import PairScore
 
 
 def scores(*values, tokens=10, truncated=False):

@@ -18,9 +18,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from reward.config import SAMPLE_PAIRS
-from reward.distributed import EXIT_FOR_TESTS_ENV
-from reward.reading import read_table
-from reward.writing import write_table
+from reward.jobs.distributed import EXIT_FOR_TESTS_ENV
+from reward.tables.reading import read_table
+from reward.tables.writing import write_table
 from tests.conftest import ROOT
 from tests.reference import card_score
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reward.config import Settings
-from reward.requests import InvalidRequest, check_request, check_steps
+from reward.model.requests import InvalidRequest, check_request, check_steps
 
 S = Settings(max_responses=4, max_chars=100)
 

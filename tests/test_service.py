@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from reward.config import RETRY_LOAD_AFTER_S, Settings
-from reward.model import ModelLoadError
-from reward.requests import InvalidRequest
+from reward.model.requests import InvalidRequest
+from reward.model.reward_model import ModelLoadError
 from reward.service import RewardService
 
 

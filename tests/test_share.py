@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reward.config import MAX_LINK_CHARS
-from ui.share import (
+from ui.compare.share import (
     MAX_TOKEN_CHARS,
     SharedComparison,
     ShareProblem,

@@ -10,9 +10,9 @@ import pytest
 
 from reward.config import SAMPLE_PAIRS, Settings
 from reward.service import RewardService
-from ui.batch import score_upload
-from ui.evaluate import NO_PROMPT_COLUMN, evaluate_upload
-from ui.files import columns_of
+from ui.files.batch import score_upload
+from ui.files.common import columns_of
+from ui.files.evaluate import NO_PROMPT_COLUMN, evaluate_upload
 from ui.page import model_panel
 
 
@@ -122,7 +122,7 @@ def test_batch_download_can_be_made_spreadsheet_safe(service, tmp_path):
 
 def test_the_cards_webgpt_figure_is_quoted_only_for_the_cards_model(service):
     from reward.config import DEFAULT_MODEL
-    from reward.model import ModelInfo
+    from reward.model.reward_model import ModelInfo
 
     text, *_ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
     assert "52.61%" not in text  # the tiny model is not the card's model

@@ -12,8 +12,7 @@ import pytest
 
 from reward.cli import main
 from reward.config import SAMPLE_PAIRS
-from reward.evaluate import evaluate_file
-from reward.trust import (
+from reward.insight.trust import (
     CALIBRATION_BINS,
     accuracy_chosen_longer,
     accuracy_chosen_shorter,
@@ -28,6 +27,7 @@ from reward.trust import (
     score_length_spearman,
     trust_lines,
 )
+from reward.jobs.evaluate import evaluate_file
 
 # -- the figures, recomputed plainly ---------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from reward.turns import FairLock
+from reward.model.turns import FairLock
 
 
 def test_the_lock_is_granted_in_arrival_order():

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from reward.model import PairScore
-from reward.ranking import percent, rank_responses, win_matrix, win_matrix_frame
+from reward.insight.ranking import percent, rank_responses, win_matrix, win_matrix_frame
+from reward.model.reward_model import PairScore
 
 
 def ranked(*values):

@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import ValidationError
 
-from reward.ranking import rank_responses
+from reward.insight.ranking import rank_responses
 from tests.conftest import ROOT, launch_app
 from tests.test_server_log import App, assert_quiet
 
@@ -36,8 +36,8 @@ def _record(kind, name):
         out.write(json.dumps([kind, name]) + "\\n")
 
 
-_record("imported", "torch loaded a model already" if "reward.model" in sys.modules and
-        sys.modules["reward.model"]._load_cached.cache_info().currsize else "before any model")
+_record("imported", "torch loaded a model already" if "reward.model.reward_model" in sys.modules and
+        sys.modules["reward.model.reward_model"]._load_cached.cache_info().currsize else "before any model")
 
 
 def GPU(fn=None, **options):
@@ -162,8 +162,8 @@ def test_without_spaces_the_app_starts_scores_unchanged_and_never_imports_it(tin
 
 
 def probe(env: dict, pythonpath: Path | None) -> dict:
-    """What reward.zerogpu decides in a fresh interpreter, and whether `spaces` got imported."""
-    code = ("import json, sys; from reward import zerogpu; on = zerogpu.detect(); f = lambda: 1; "
+    """What reward.model.zerogpu decides in a fresh interpreter, and whether `spaces` got imported."""
+    code = ("import json, sys; from reward.model import zerogpu; on = zerogpu.detect(); f = lambda: 1; "
             "print(json.dumps({'on': on, 'imported': 'spaces' in sys.modules, 'wrapped': zerogpu.gpu(f) is not f}))")
     full = {k: v for k, v in os.environ.items() if k not in ("SPACES_ZERO_GPU", "PYTHONPATH")}
     full.update(env)

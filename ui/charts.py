@@ -24,7 +24,7 @@ def plot(label: str, elem_id: str) -> gr.Plot:
 def reliability_chart(table: list[dict]) -> alt.LayerChart | None:
     """Confidence against accuracy per bin, with the diagonal y = x; dots sized and labelled by their count.
 
-    ``table`` is :func:`reward.trust.reliability_table`'s; None when it has no pairs.
+    ``table`` is :func:`reward.insight.trust.reliability_table`'s; None when it has no pairs.
     """
     rows = [r for r in table if r["count"]]
     if not rows:
@@ -56,8 +56,8 @@ def reliability_chart(table: list[dict]) -> alt.LayerChart | None:
 def length_scatter(points: pd.DataFrame, total: int) -> alt.Chart | None:
     """Score against length in characters, one dot per response, coloured by side.
 
-    ``points`` has columns ``row``, ``side``, ``length``, ``score`` (from :func:`reward.trust.pair_points` or
-    :func:`reward.trust.response_points`); ``total`` is how many pairs (or rows) they were drawn from, so the
+    ``points`` has columns ``row``, ``side``, ``length``, ``score`` (from :func:`reward.insight.trust.pair_points` or
+    :func:`reward.insight.trust.response_points`); ``total`` is how many pairs (or rows) they were drawn from, so the
     caption can say when a sample is shown. None when there is nothing to draw.
     """
     if points is None or not len(points):

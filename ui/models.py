@@ -6,8 +6,8 @@ import gradio as gr
 import pandas as pd
 
 from reward.config import DISPUTES_SHOWN, MODELS_TAB_BOXES
+from reward.insight.ranking import response_label
 from reward.lineup import Lineup, LineupResult
-from reward.ranking import response_label
 
 from .page import problems_as_messages, refuse_boxes, refuse_request
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from reward.attribution import AttributionUnavailable
 from reward.config import ModelLoadError
-from reward.formats import FileProblem
-from reward.requests import InvalidRequest
+from reward.insight.attribution import AttributionUnavailable
+from reward.model.requests import InvalidRequest
 from reward.service import RankingResult, RewardService
+from reward.tables.formats import FileProblem
 
 from . import text
 

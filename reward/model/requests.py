@@ -1,0 +1,110 @@
+"""Check a scoring request against the documented limits before any work is done.
+
+Every message says what to change. The page shows it as an error and keeps what
+was typed; the API returns it as the error text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reward.config import Settings
+
+
+class InvalidRequest(ValueError):
+    """The request breaks a rule; ``str(err)`` tells the user what to change.
+
+    ``field`` names the input at fault, "prompt" or "responses", and ``index`` the
+    response's position in the caller's list when one response is at fault, so that
+    a page can show the message next to the box to fix.
+    """
+
+    def __init__(self, message: str, field: str = "responses", index: int | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.index = index
+
+
+@dataclass(frozen=True)
+class ScoringRequest:
+    """A prompt and its non-blank responses, with each one's place in the caller's list."""
+
+    prompt: str
+    responses: list[str]
+    indices: list[int]
+
+
+def check_request(prompt: object, responses: object, settings: Settings) -> ScoringRequest:
+    """Validate a prompt and its candidate responses; blank responses are dropped.
+
+    Every item sent counts against ``settings.max_responses``, blank ones too: the
+    limit is on what a request carries, not on what is left to score.
+
+    Raises:
+        InvalidRequest: with a message that names the problem and what to change.
+    """
+    if not isinstance(prompt, str):
+        raise InvalidRequest(f"The prompt must be text, not {type(prompt).__name__}.", "prompt")
+    if isinstance(responses, str) or not isinstance(responses, Sequence):
+        raise InvalidRequest("The responses must be a list of texts, one per candidate response.")
+    if not prompt.strip():
+        raise InvalidRequest("The prompt is empty: type the question or instruction the responses answer.",
+                             "prompt")
+    if len(prompt) > settings.max_chars:
+        raise InvalidRequest(f"The prompt is {len(prompt):,} characters long; the limit is {settings.max_chars:,}. "
+                             "Shorten it (the model reads only the first "
+                             f"{settings.max_length} tokens of a pair anyway).", "prompt")
+    check_characters(prompt, "The prompt", "prompt")
+    if len(responses) > settings.max_responses:
+        # Counted before looking at any item, so an absurd list costs nothing more.
+        raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
+                             "request, blank ones included. Remove some, or split them into several requests.")
+    kept: list[str] = []
+    indices: list[int] = []
+    for i, text in enumerate(responses):
+        if not isinstance(text, str):
+            raise InvalidRequest(f"Response {i + 1} must be text, not {type(text).__name__}.", index=i)
+        if len(text) > settings.max_chars:
+            raise InvalidRequest(f"Response {i + 1} is {len(text):,} characters long; the limit is "
+                                 f"{settings.max_chars:,}. Shorten it.", index=i)
+        check_characters(text, f"Response {i + 1}", "responses", i)
+        if text.strip():
+            kept.append(text)
+            indices.append(i)
+    if not kept:
+        raise InvalidRequest("Every response is blank: write at least one candidate response to score.")
+    return ScoringRequest(prompt=prompt, responses=kept, indices=indices)
+
+
+def check_characters(text: str, what: str, field: str, index: int | None = None) -> None:
+    """Refuse text that is not valid Unicode: a lone UTF-16 surrogate (U+D800 to U+DFFF).
+
+    JSON lets a request carry one (``"\\ud800"``) and Python keeps it in a str, but it
+    is half of a character: no tokenizer can read it and it cannot be written out
+    as UTF-8. The message names the position and never repeats the text itself.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InvalidRequest(
+            f"{what} has a broken character at position {err.start + 1:,} (U+{ord(text[err.start]):04X}, half of "
+            "a UTF-16 surrogate pair, which is not text on its own). Delete it, or paste the text again from its "
+            "source; it usually comes from an emoji or other character cut in half.", field, index) from None
+
+
+def check_steps(steps: object) -> int:
+    """Integrated-gradient steps for one attribution: a whole number from 1 to ``MAX_ATTRIBUTION_STEPS``.
+
+    Raises:
+        InvalidRequest: with the range to pick from.
+    """
+    from reward.config import MAX_ATTRIBUTION_STEPS  # only the attribution feature needs it
+
+    whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
+    if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_ATTRIBUTION_STEPS:
+        raise InvalidRequest(f"The steps must be a whole number from 1 to {MAX_ATTRIBUTION_STEPS}, not "
+                             f"{repr(steps)[:40]}: each step is a forward and a backward pass.", "steps")
+    return int(steps)

@@ -1,0 +1,234 @@
+"""The Why this score panel and the ``/explain``, ``/attribute`` and ``/probe`` APIs: what moves a response's reward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from reward.config import ATTRIBUTION_STEPS
+from reward.insight.explain import TRAINED_LENGTH
+from reward.model.requests import check_steps
+from reward.service import RewardService
+from reward.tables.display import shorten
+from ui.page import problems_as_messages, refusals
+
+TOKEN_COLORS = {"prompt": "#93c5fd", "response": "#86efac", "special": "#d1d5db",
+                "prompt, past 400": "#fdba74", "response, past 400": "#fca5a5"}
+"""Token parts on the page; tokens past position 400 get a warm colour of their own."""
+
+SENTENCE_LEGEND = ("**Red** sentences raise the reward: without them the response scores lower. **Purple** ones "
+                   "lower it: without them it scores higher. The stronger the colour, the bigger the effect, relative "
+                   "to the largest one here (the scale above runs from -1 to +1). These are the model's reactions to "
+                   "this input, not a judgement of the sentences' truth.")
+TOKEN_DETAIL = ("Integrated gradients: how much each token's embedding moved the reward away from a baseline where "
+                "every prompt and response token is `[PAD]` (special tokens kept). Red raises the reward, purple "
+                "lowers it, relative to the strongest token.")
+
+
+def _scaled(values: list[float]) -> list[float]:
+    """Values scaled to [-1, 1] by the largest magnitude (all zero stays zero)."""
+    top = max((abs(v) for v in values), default=0.0)
+    return [v / top if top else 0.0 for v in values]
+
+
+def _token_text(token: str, first: bool) -> str:
+    """A WordPiece token as it reads: "##ing" joins the word before it, others start with a space."""
+    if token.startswith("##"):
+        return token[2:]
+    return token if first else " " + token
+
+
+def sentence_view(explanation: dict) -> list[tuple[str, float]]:
+    sentences = explanation["sentences"]
+    return list(zip((s["text"] for s in sentences), _scaled([s["effect"] for s in sentences])))
+
+
+def effects_table(explanation: dict) -> pd.DataFrame:
+    rows = [{"#": i, "Sentence": shorten(s["text"], 80), "Effect": round(s["effect"], 3),
+             "Score without it": round(s["score_without"], 3)}
+            for i, s in enumerate(explanation["sentences"], start=1)]
+    return pd.DataFrame(rows, columns=["#", "Sentence", "Effect", "Score without it"])
+
+
+def prefix_frame(explanation: dict):
+    """The prefix scores as a line plot value, one point per sentence, in order (sentence numbers as labels);
+    hidden for a one-sentence answer, where a single point would show an empty chart."""
+    labels = [str(p["sentences"]) for p in explanation["prefixes"]]
+    frame = pd.DataFrame({"Sentences": labels, "Reward": [p["score"] for p in explanation["prefixes"]]})
+    return gr.LinePlot(value=frame, sort=labels, visible=len(labels) > 1)
+
+
+def token_view(tokens: list[dict], late_from: int) -> list[tuple[str, str]]:
+    return [(_token_text(t["token"], i == 0),
+             t["part"] if t["part"] == "special" or t["position"] < late_from else f"{t['part']}, past {late_from}")
+            for i, t in enumerate(tokens)]
+
+
+def token_note(explanation: dict, late_from: int) -> str:
+    tokens = explanation["tokens"]
+    parts = {part: sum(t["part"] == part for t in tokens) for part in ("prompt", "response", "special")}
+    text = (f"The model read **{len(tokens)} tokens**: {parts['prompt']} of the prompt, {parts['response']} of the "
+            f"response and {parts['special']} special ones (`[CLS]` first, `[SEP]` after each part).")
+    dropped = explanation["dropped"]
+    if dropped["prompt"] or dropped["response"]:
+        text += (f" **The pair was cut** to fit the model: the last {dropped['prompt']:,} tokens of the prompt and "
+                 f"the last {dropped['response']:,} of the response were dropped, unread.")
+    late = sum(t["position"] >= late_from for t in tokens)
+    if late:
+        text += (f" The {late} tokens from position {late_from} on (marked) lie past what the model was fine-tuned "
+                 f"on: its training cut every input at {late_from} tokens.")
+    return text
+
+
+def attribution_views(result: dict) -> tuple[list[tuple[str, float]], str]:
+    tokens = result["tokens"]
+    view = list(zip((_token_text(t["token"], i == 0) for i, t in enumerate(tokens)),
+                    _scaled([t["value"] for t in tokens])))
+    gap = result["completeness_gap"]
+    spread = abs(result["score"] - result["baseline_score"])
+    note = (f"{TOKEN_DETAIL} Reward {result['score']:+.3f}, baseline {result['baseline_score']:+.3f}; the "
+            f"attributions add up to {sum(t['value'] for t in tokens):+.3f}, off by {gap:.3f}"
+            + (f" ({gap / spread:.1%} of the difference)" if spread else "") + f" after {result['steps']} steps.")
+    return view, note
+
+
+@dataclass(frozen=True)
+class WhyPanel:
+    """The Why this score panel's parts that events update."""
+
+    panel: gr.Column
+    picker: gr.Dropdown
+    summary: gr.Markdown
+    sentences: gr.HighlightedText
+    effects: gr.Dataframe
+    prefixes: gr.LinePlot
+    tokens: gr.HighlightedText
+    token_note: gr.Markdown
+    attribute: gr.Button
+    attribution: gr.HighlightedText
+    attribution_note: gr.Markdown
+
+    @property
+    def explained(self) -> list:
+        """What a new explanation fills (and the token detail it clears)."""
+        return [self.summary, self.sentences, self.effects, self.prefixes, self.tokens, self.token_note,
+                self.attribution, self.attribution_note]
+
+
+def build_why_panel() -> WhyPanel:
+    """The panel, hidden until a scoring gives it responses to explain."""
+    with gr.Column(visible=False, elem_id="why-panel") as panel:
+        gr.Markdown("### Why this score")
+        picker = gr.Dropdown(label="Explain response (or click its row in the ranking)", choices=[], value=None,
+                             interactive=True, elem_id="why-picker")
+        summary = gr.Markdown(elem_id="why-summary")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=6, min_width=300):
+                sentences = gr.HighlightedText(label="Sentences that move the reward", show_legend=True,
+                                               show_inline_category=False, elem_id="why-sentences")
+                gr.Markdown(SENTENCE_LEGEND, elem_classes=["hint"])
+                effects = gr.Dataframe(label="Each sentence's effect: the reward minus the reward without it",
+                                       interactive=False, wrap=True, column_widths=["7%", "59%", "14%", "20%"],
+                                       elem_id="why-effects")
+            with gr.Column(scale=4, min_width=300):
+                prefixes = gr.LinePlot(x="Sentences", y="Reward", label="Reward as the answer unfolds",
+                                       x_title="Sentences so far", y_title="Reward (logit)", height=280,
+                                       elem_id="why-prefixes")
+        tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
+                                    show_inline_category=False, elem_id="why-tokens")
+        token_note = gr.Markdown(elem_id="why-token-note")
+        attribute = gr.Button(f"Token detail (integrated gradients, {ATTRIBUTION_STEPS} steps)", size="sm",
+                              elem_id="why-attribute-btn")
+        attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
+                                         visible=False, elem_id="why-attribution")
+        attribution_note = gr.Markdown(elem_id="why-attribution-note")
+    return WhyPanel(panel, picker, summary, sentences, effects, prefixes, tokens, token_note, attribute,
+                    attribution, attribution_note)
+
+
+def explain_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
+    """The panel's content for the chosen response of the last scoring (nothing changes without one)."""
+    if not scored or not label or label not in scored["responses"]:
+        return [gr.update()] * 8
+    with problems_as_messages("Explaining", "Try a shorter response"):
+        explanation = service.explain(scored["prompt"], scored["responses"][label]).as_dict()
+    n = len(explanation["sentences"])
+    unfolds = ("the chart scores the answer cut after each sentence." if n > 1 else
+               "with one sentence there is nothing to unfold, so there is no chart.")
+    summary = (f"**{label}** scores **{explanation['score']:+.3f}**. Each of its {n} sentence{'s' * (n != 1)} was "
+               f"taken out in turn and the rest scored again; {unfolds}")
+    return [summary, sentence_view(explanation), effects_table(explanation), prefix_frame(explanation),
+            token_view(explanation["tokens"], TRAINED_LENGTH), token_note(explanation, TRAINED_LENGTH),
+            gr.update(value=None, visible=False), ""]
+
+
+def attribute_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
+    if not scored or not label or label not in scored["responses"]:
+        raise gr.Error("Score some responses and choose one to explain first.", print_exception=False)
+    with problems_as_messages("Attributing", "Try a shorter response"):
+        result = service.attribute(scored["prompt"], scored["responses"][label]).as_dict()
+    view, note = attribution_views(result)
+    return [gr.update(value=view, visible=True), note]
+
+
+def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
+    """The validator of one (prompt, response) pair, and the steps if given: the limits and messages of ``/score``."""
+
+    def check() -> None:
+        service.check(prompt, [response])
+        if steps:
+            check_steps(steps[0])
+
+    return refusals(check, 2 + len(steps), lambda err: {"prompt": 0, "steps": 2}.get(err.field, 1))
+
+
+def add_explain_api(demo: gr.Blocks, service: RewardService) -> None:
+    """``/explain``, ``/attribute`` and ``/probe``, refused before the queue like ``/score``."""
+
+    def explain(prompt: str, response: str) -> dict:
+        """Why one response scores as it does: the tokens the model read (and any dropped), each sentence's
+        effect (score minus the score without it) and the score of each prefix of whole sentences.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to explain.
+        """
+        with problems_as_messages("Explaining", "Try a shorter response"):
+            return service.explain(prompt, response).as_dict()
+
+    def attribute(prompt: str, response: str, steps: int = ATTRIBUTION_STEPS) -> dict:
+        """Integrated gradients per token (baseline: prompt and response tokens as [PAD]), with the score,
+        the baseline score and the completeness gap.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to attribute.
+            steps: Integrated-gradient steps, 1 to 256 (each is a forward and a backward pass).
+        """
+        with problems_as_messages("Attributing", "Try fewer steps or a shorter response"):
+            return service.attribute(prompt, response, steps).as_dict()
+
+    def probe(prompt: str, response: str) -> list[dict]:
+        """How one response's score moves under edits a sound judge would mostly ignore or punish. Rows have
+        probe, prompt and response (exactly the texts scored), score (raw reward) and change (score minus the
+        original's). Row one is the original (change 0.0); then, biggest absolute change first: "no prompt"
+        (empty prompt), "unrelated prompt" (a fixed unrelated question), "repeated twice" (joined by a line
+        break), "first half" (the first half of its sentences), "sentences shuffled" (fixed seed),
+        "pleasantry appended" (" I hope this helps!"), "upper-cased", "lower-cased". A one-sentence response has
+        no "first half" or "sentences shuffled" row. A sound judge lowers the score for the two prompt probes,
+        barely moves it for "lower-cased", and does not raise it for the others.
+
+        Args:
+            prompt: The question or instruction the response answers.
+            response: The response to probe.
+        """
+        with problems_as_messages("Probing", "Try a shorter response"):
+            return service.probe(prompt, response).records()
+
+    for fn, name, limit in ((explain, "explain", service.settings.concurrency), (attribute, "attribute", 1),
+                            (probe, "probe", service.settings.concurrency)):
+        endpoint = gr.api(fn, api_name=name, concurrency_id=name, concurrency_limit=limit)
+        demo.fns[endpoint["id"]].validator = lambda prompt, response, *steps: refuse_pair(
+            service, prompt, response, *steps)
