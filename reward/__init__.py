@@ -1,7 +1,14 @@
 """Score and rank candidate responses to a prompt with a reward model.
 
 Plain Python on top of torch and transformers; nothing here imports Gradio, and
-importing the package loads no weights.
+importing the package loads no weights. The subpackages are layers, each importing only those below it:
+
+- ``reward.model``: the model and how it reads a pair (the lowest layer);
+- ``reward.tables``: tables in and out (files, not models);
+- ``reward.insight``: what the model's verdicts mean (ranking, explanations, probes, trust);
+- ``reward.jobs``: jobs over files (score a file, evaluate pairs, on Ray);
+- ``config`` (under everything), ``service`` and ``lineup`` (what the app asks of one model and of several) and
+  ``cli`` (``python -m reward``) at the top.
 
     >>> from reward import load_reward_model, rank_responses
     >>> rm = load_reward_model("nicholasKluge/RewardModel")

@@ -99,7 +99,8 @@ SAME_WITHIN = 1.0
 """Probes: a probe a sound judge would ignore goes against that when the reward moves by more than this (a gap of
 1 is a 73% preference)."""
 SCATTER_MAX_POINTS = 2000
-"""Most points a score-against-length scatter draws; beyond it a fixed-seed sample (``reward.insight.trust.sample_rows``)."""
+"""Most points a score-against-length scatter draws; beyond it a fixed-seed sample
+(``reward.insight.trust.sample_rows``)."""
 SCATTER_SEED = 0
 MAX_LINK_CHARS = 8000
 """The longest share link the page makes: 8 KB is what common proxies and mail clients keep whole."""

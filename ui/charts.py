@@ -17,8 +17,9 @@ SIDE_COLOURS = {"chosen": "#2f7d32", "rejected": "#c62828", "response": "#4f46e5
 
 
 def plot(label: str, elem_id: str) -> gr.Plot:
-    """An empty plot slot for one of these charts (the chart's own title stands in for the label)."""
-    return gr.Plot(label=label, show_label=False, elem_id=elem_id, min_width=300)
+    """A plot slot for one of these charts, hidden until a run fills it (the chart's own title stands in for the
+    label)."""
+    return gr.Plot(label=label, show_label=False, visible=False, elem_id=elem_id, min_width=300)
 
 
 def reliability_chart(table: list[dict]) -> alt.LayerChart | None:

@@ -9,6 +9,7 @@ from reward.config import DISPUTES_SHOWN, MODELS_TAB_BOXES
 from reward.insight.ranking import response_label
 from reward.lineup import Lineup, LineupResult
 
+from . import text
 from .page import problems_as_messages, refuse_boxes, refuse_request
 
 MODELS = dict(concurrency_id="models")
@@ -86,19 +87,24 @@ def build_models_tab(lineup: Lineup) -> None:
                                 placeholder="A candidate response (blank ones are skipped)") for i in range(most)]
             run = gr.Button("Score with every model", variant="primary", elem_id="models-btn")
         with gr.Column(scale=6, min_width=320):
-            table = gr.Dataframe(label="Rankings side by side (best first)", interactive=False, wrap=True,
-                                 elem_id="models-rankings")
-            tau = gr.Dataframe(label="Agreement between models", interactive=False, wrap=True, elem_id="models-tau")
-            found = gr.Markdown(elem_id="models-disputes")
+            hint = gr.Markdown(text.MODELS_EMPTY, elem_id="models-hint", elem_classes=["empty-hint"])
+            with gr.Column(visible=False, elem_id="models-results") as results:
+                table = gr.Dataframe(label="Rankings side by side (best first)", interactive=False, wrap=True,
+                                     elem_id="models-rankings")
+                tau = gr.Dataframe(label="Agreement between models", interactive=False, wrap=True,
+                                   elem_id="models-tau")
+                found = gr.Markdown(elem_id="models-disputes")
 
-    def score_page(prompt_text: str, *texts: str):
+    def score_page(prompt_text: str, *texts: str) -> dict:
         result = rank_all(lineup, prompt_text, list(texts))
-        return rankings_table(result), agreement_table(result), disputes_text(result)
+        return {hint: gr.update(visible=False), results: gr.update(visible=True), table: rankings_table(result),
+                tau: agreement_table(result), found: disputes_text(result)}
 
     def check_page(prompt_text: str, *texts: str):
         return refuse_boxes(lineup.check, prompt_text, list(texts), 1 + most, 1)
 
-    gr.on(triggers=[run.click, prompt.submit], fn=score_page, inputs=[prompt, *boxes], outputs=[table, tau, found],
+    gr.on(triggers=[run.click, prompt.submit], fn=score_page, inputs=[prompt, *boxes],
+          outputs=[hint, results, table, tau, found],
           api_visibility="private", validator=check_page, concurrency_limit=settings.concurrency, **MODELS)
 
 

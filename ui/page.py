@@ -33,6 +33,9 @@ CSS = """
 /* Altair charts are drawn at a fixed size: on a narrow screen they shrink to fit instead of widening the page. */
 .altair, .altair .vega-embed, .altair .chart-wrapper { max-width: 100%; min-width: 0; }
 .altair canvas, .altair svg.marks { max-width: 100% !important; height: auto !important; }
+/* Where results will appear, one line that says what to do. */
+.empty-hint { border: 1px dashed var(--border-color-primary); border-radius: var(--radius-lg); padding: 0.2em 1em;
+              opacity: 0.85; }
 #share-link textarea { max-height: 4.6em; overflow-y: auto !important; word-break: break-all; }
 @media (max-width: 640px) {
   /* On a phone the figures matter most: the text preview (last column) gives way. */

@@ -34,3 +34,15 @@ PROBES_INTRO = ("### Probes\nThe chosen response scored again after edits that a
 
 CARD_CHECK = ("**The model card's own numbers** ({source}): the card's scores for its example beside this "
               "run's; they agree when within {within}.")
+
+# -- what an empty panel says: one line on what to do to fill it
+
+RANKING_EMPTY = ("Write a prompt and two or more responses (or try an example), then press **Score**: the ranking, "
+                 "a bar chart and the win matrix appear here.")
+WHY_EMPTY = ("Pick a response above, or click its row in the ranking, to see which sentences and tokens move its "
+             "reward and how it holds up under probes.")
+BATCH_EMPTY = ("Upload a file and press **Score file**: a summary, a preview, the score histogram and the scored "
+               "file to download appear here.")
+EVALUATE_EMPTY = ("Upload preference pairs (or try the sample pairs) and press **Evaluate**: the accuracy, the "
+                  "margins, the calibration and length charts and the worst-judged pairs appear here.")
+MODELS_EMPTY = "Write a prompt and responses, then press **Score with every model**: the rankings appear here."

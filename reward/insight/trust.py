@@ -168,7 +168,8 @@ def ece(margins: Sequence[float], bins: int = CALIBRATION_BINS) -> float | None:
 
 def pair_figures(score_chosen: Sequence[float], score_rejected: Sequence[float], chosen: Sequence[str],
                  rejected: Sequence[str]) -> dict:
-    """Every figure above for a set of scored pairs, named as :class:`~reward.jobs.evaluate.EvaluationSummary` names them."""
+    """Every figure above for a set of scored pairs, named as :class:`~reward.jobs.evaluate.EvaluationSummary` names
+    them."""
     margins = [float(c) - float(r) for c, r in zip(score_chosen, score_rejected)]
     len_c, len_r = text_lengths(chosen), text_lengths(rejected)
     longer = accuracy_chosen_longer(margins, len_c, len_r)

@@ -22,9 +22,17 @@ class ProbesPanel:
     table: gr.Dataframe
     note: gr.Markdown
 
+    @property
+    def outputs(self) -> list:
+        return [self.panel, self.table, self.note]
+
+    def emptied(self) -> dict:
+        """Hidden and empty: nothing is picked."""
+        return {self.panel: gr.update(visible=False), self.table: None, self.note: ""}
+
 
 def build_probes_panel() -> ProbesPanel:
-    """The panel, hidden until a scoring gives it responses; a response picked under Why this score fills it."""
+    """The panel, hidden until a response picked under Why this score fills it."""
     with gr.Column(visible=False, elem_id="probes-panel") as panel:
         gr.Markdown(text.PROBES_INTRO)
         note = gr.Markdown(elem_id="probes-note")
@@ -62,10 +70,12 @@ def probe_summary(label: str, report: ProbeReport) -> str:
     return text_
 
 
-def probe_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
-    """The panel's table and summary for the chosen response of the last scoring (nothing changes without one)."""
+def probe_choice(service: RewardService, probes: ProbesPanel, scored: dict | None, label: str | None) -> dict:
+    """The panel, shown, with the table and summary for the chosen response of the last scoring (nothing changes
+    without one)."""
     if not scored or not label or label not in scored["responses"]:
-        return [gr.update(), gr.update()]
+        return gr.skip()
     with problems_as_messages("Probing", "Try a shorter response"):
         report = service.probe(scored["prompt"], scored["responses"][label])
-    return [probe_table(report), probe_summary(label, report)]
+    return {probes.panel: gr.update(visible=True), probes.table: probe_table(report),
+            probes.note: probe_summary(label, report)}

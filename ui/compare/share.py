@@ -166,14 +166,23 @@ class SharePanel:
     link: gr.Textbox
     note: gr.Markdown
 
+    @property
+    def outputs(self) -> list:
+        return [self.token, self.link, self.note]
 
-def build_share_panel() -> SharePanel:
+    def emptied(self) -> dict:
+        """No link: a new scoring (or a cleared page) has nothing shared yet."""
+        return {self.token: "", self.link: gr.update(value="", visible=False), self.note: ""}
+
+
+def build_share_panel(note: gr.Markdown) -> SharePanel:
+    """The button and the link; ``note`` is built apart, where a link that cannot be opened is said before any
+    scoring has shown the rest."""
     button = gr.Button("Share this comparison", size="sm", elem_id="share-btn")
     # A long link scrolls inside a few lines (ui.page.CSS); the copy button takes it whole.
     link = gr.Textbox(label="Link to this comparison (opens it and scores it again)", visible=False,
                       interactive=False, lines=1, max_lines=3, buttons=["copy"], elem_id="share-link")
     token = gr.Textbox(visible="hidden", elem_id="share-token")
-    note = gr.Markdown(elem_id="share-note")
     return SharePanel(button, token, link, note)
 
 

@@ -12,6 +12,7 @@ from reward.insight.explain import TRAINED_LENGTH
 from reward.model.requests import check_steps
 from reward.service import RewardService
 from reward.tables.display import shorten
+from ui import text
 from ui.page import problems_as_messages, refusals
 
 TOKEN_COLORS = {"prompt": "#93c5fd", "response": "#86efac", "special": "#d1d5db",
@@ -96,10 +97,13 @@ def attribution_views(result: dict) -> tuple[list[tuple[str, float]], str]:
 
 @dataclass(frozen=True)
 class WhyPanel:
-    """The Why this score panel's parts that events update."""
+    """The Why this score panel's parts that events update: the picker, and under it either the one line that says
+    what to do (``hint``) or the explanation of the picked response (``detail``)."""
 
     panel: gr.Column
     picker: gr.Dropdown
+    hint: gr.Markdown
+    detail: gr.Column
     summary: gr.Markdown
     sentences: gr.HighlightedText
     effects: gr.Dataframe
@@ -111,47 +115,70 @@ class WhyPanel:
     attribution_note: gr.Markdown
 
     @property
+    def outputs(self) -> list:
+        """Everything an event here may update."""
+        return [self.panel, self.picker, *self.explained]
+
+    @property
     def explained(self) -> list:
         """What a new explanation fills (and the token detail it clears)."""
-        return [self.summary, self.sentences, self.effects, self.prefixes, self.tokens, self.token_note,
-                self.attribution, self.attribution_note]
+        return [self.hint, self.detail, self.summary, self.sentences, self.effects, self.prefixes, self.tokens,
+                self.token_note, self.attribution, self.attribution_note]
+
+    def offered(self, labels: list[str]) -> dict:
+        """The panel after a scoring: its responses offered in the picker, nothing explained yet."""
+        return {self.panel: gr.update(visible=True), self.picker: gr.update(choices=labels, value=None),
+                **self._unexplained()}
+
+    def emptied(self) -> dict:
+        """The panel as on a fresh page: hidden, with nothing to offer."""
+        return {self.panel: gr.update(visible=False), self.picker: gr.update(choices=[], value=None),
+                **self._unexplained()}
+
+    def _unexplained(self) -> dict:
+        return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=False), self.summary: "",
+                self.sentences: None, self.effects: None, self.prefixes: None, self.tokens: None,
+                self.token_note: "", self.attribution: gr.update(value=None, visible=False),
+                self.attribution_note: ""}
 
 
 def build_why_panel() -> WhyPanel:
-    """The panel, hidden until a scoring gives it responses to explain."""
+    """The panel, hidden until a scoring gives it responses to explain; its detail, until one is picked."""
     with gr.Column(visible=False, elem_id="why-panel") as panel:
         gr.Markdown("### Why this score")
         picker = gr.Dropdown(label="Explain response (or click its row in the ranking)", choices=[], value=None,
                              interactive=True, elem_id="why-picker")
-        summary = gr.Markdown(elem_id="why-summary")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=6, min_width=300):
-                sentences = gr.HighlightedText(label="Sentences that move the reward", show_legend=True,
-                                               show_inline_category=False, elem_id="why-sentences")
-                gr.Markdown(SENTENCE_LEGEND, elem_classes=["hint"])
-                effects = gr.Dataframe(label="Each sentence's effect: the reward minus the reward without it",
-                                       interactive=False, wrap=True, column_widths=["7%", "59%", "14%", "20%"],
-                                       elem_id="why-effects")
-            with gr.Column(scale=4, min_width=300):
-                prefixes = gr.LinePlot(x="Sentences", y="Reward", label="Reward as the answer unfolds",
-                                       x_title="Sentences so far", y_title="Reward (logit)", height=280,
-                                       elem_id="why-prefixes")
-        tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
-                                    show_inline_category=False, elem_id="why-tokens")
-        token_note = gr.Markdown(elem_id="why-token-note")
-        attribute = gr.Button(f"Token detail (integrated gradients, {ATTRIBUTION_STEPS} steps)", size="sm",
-                              elem_id="why-attribute-btn")
-        attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
-                                         visible=False, elem_id="why-attribution")
-        attribution_note = gr.Markdown(elem_id="why-attribution-note")
-    return WhyPanel(panel, picker, summary, sentences, effects, prefixes, tokens, token_note, attribute,
+        hint = gr.Markdown(text.WHY_EMPTY, elem_id="why-hint", elem_classes=["empty-hint"])
+        with gr.Column(visible=False, elem_id="why-detail") as detail:
+            summary = gr.Markdown(elem_id="why-summary")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=6, min_width=300):
+                    sentences = gr.HighlightedText(label="Sentences that move the reward", show_legend=True,
+                                                   show_inline_category=False, elem_id="why-sentences")
+                    gr.Markdown(SENTENCE_LEGEND, elem_classes=["hint"])
+                    effects = gr.Dataframe(label="Each sentence's effect: the reward minus the reward without it",
+                                           interactive=False, wrap=True, column_widths=["7%", "59%", "14%", "20%"],
+                                           elem_id="why-effects")
+                with gr.Column(scale=4, min_width=300):
+                    prefixes = gr.LinePlot(x="Sentences", y="Reward", label="Reward as the answer unfolds",
+                                           x_title="Sentences so far", y_title="Reward (logit)", height=280,
+                                           elem_id="why-prefixes")
+            tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
+                                        show_inline_category=False, elem_id="why-tokens")
+            token_note = gr.Markdown(elem_id="why-token-note")
+            attribute = gr.Button(f"Token detail (integrated gradients, {ATTRIBUTION_STEPS} steps)", size="sm",
+                                  elem_id="why-attribute-btn")
+            attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
+                                             visible=False, elem_id="why-attribution")
+            attribution_note = gr.Markdown(elem_id="why-attribution-note")
+    return WhyPanel(panel, picker, hint, detail, summary, sentences, effects, prefixes, tokens, token_note, attribute,
                     attribution, attribution_note)
 
 
-def explain_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
+def explain_choice(service: RewardService, why: WhyPanel, scored: dict | None, label: str | None) -> dict:
     """The panel's content for the chosen response of the last scoring (nothing changes without one)."""
     if not scored or not label or label not in scored["responses"]:
-        return [gr.update()] * 8
+        return gr.skip()
     with problems_as_messages("Explaining", "Try a shorter response"):
         explanation = service.explain(scored["prompt"], scored["responses"][label]).as_dict()
     n = len(explanation["sentences"])
@@ -159,9 +186,12 @@ def explain_choice(service: RewardService, scored: dict | None, label: str | Non
                "with one sentence there is nothing to unfold, so there is no chart.")
     summary = (f"**{label}** scores **{explanation['score']:+.3f}**. Each of its {n} sentence{'s' * (n != 1)} was "
                f"taken out in turn and the rest scored again; {unfolds}")
-    return [summary, sentence_view(explanation), effects_table(explanation), prefix_frame(explanation),
-            token_view(explanation["tokens"], TRAINED_LENGTH), token_note(explanation, TRAINED_LENGTH),
-            gr.update(value=None, visible=False), ""]
+    return {why.hint: gr.update(visible=False), why.detail: gr.update(visible=True), why.summary: summary,
+            why.sentences: sentence_view(explanation), why.effects: effects_table(explanation),
+            why.prefixes: prefix_frame(explanation),
+            why.tokens: token_view(explanation["tokens"], TRAINED_LENGTH),
+            why.token_note: token_note(explanation, TRAINED_LENGTH),
+            why.attribution: gr.update(value=None, visible=False), why.attribution_note: ""}
 
 
 def attribute_choice(service: RewardService, scored: dict | None, label: str | None) -> list:

@@ -41,8 +41,10 @@ class FileTab:
 
 
 def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run_label: str,
-             download_label: str, sample_label: str | None = None, option_label: str | None = None) -> FileTab:
+             download_label: str, empty: str, sample_label: str | None = None,
+             option_label: str | None = None) -> FileTab:
     """The layout both file tabs share: upload, pickers and button on the left, summary and download on the right.
+    Until a run, the summary says what to do (``empty``) and the download is hidden.
 
     Element ids start with ``key``: ``{key}-file``, ``{key}-btn``, ``{key}-summary``, ``{key}-download``.
     """
@@ -56,8 +58,8 @@ def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run
             option = gr.Checkbox(label=option_label, value=False, elem_id=f"{key}-option") if option_label else None
             run = gr.Button(run_label, variant="primary", elem_id=f"{key}-btn")
         with gr.Column(scale=6, min_width=300):
-            summary = gr.Markdown(elem_id=f"{key}-summary")
-            download = gr.File(label=download_label, interactive=False, elem_id=f"{key}-download")
+            summary = gr.Markdown(empty, elem_id=f"{key}-summary")
+            download = gr.File(label=download_label, interactive=False, visible=False, elem_id=f"{key}-download")
     return FileTab(upload, dropdowns, run, summary, download, sample, option)
 
 
@@ -68,15 +70,27 @@ def column_picker(picker: Picker) -> gr.Dropdown:
 
 
 def histogram(label: str, x_title: str, elem_id: str) -> gr.BarPlot:
+    """A histogram, hidden until a run fills it."""
     return gr.BarPlot(x="bin", y="count", label=label, x_title=x_title, y_title="Count", x_label_angle=-45,
-                      height=300, elem_id=elem_id)
+                      height=300, visible=False, elem_id=elem_id)
 
 
 def sorted_histogram(frame):
-    """A histogram frame as a BarPlot value with its bins kept in numeric order."""
-    if frame is None:
-        return None
-    return gr.BarPlot(value=frame, sort=frame["bin"].tolist())
+    """A histogram frame as a BarPlot value with its bins kept in numeric order; hidden without one (or with no
+    values in it), so that no empty frame is shown."""
+    if frame is None or not len(frame):
+        return gr.update(value=None, visible=False)
+    return gr.BarPlot(value=frame, sort=frame["bin"].tolist(), visible=True)
+
+
+def filled(value) -> dict:
+    """A result panel showing ``value``, or hidden when a run had none for it (no empty frame on the page)."""
+    return gr.update(value=value, visible=value is not None)
+
+
+def ran(tab: FileTab, summary: str, download: str | None) -> dict:
+    """The summary and download of a run: the summary in place of the hint, the download shown when there is one."""
+    return {tab.summary: summary, tab.download: filled(download)}
 
 
 def upload_name(path: str | None, what: str) -> str:

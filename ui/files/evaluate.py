@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import gradio as gr
 
 from reward.config import SAMPLE_PAIRS, UPLOAD_CHUNK_ROWS, UPLOAD_MAX_ROWS, WORST_PAIRS_SHOWN
@@ -22,10 +24,20 @@ NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
 WORST_COLUMNS = ["row", "margin", "score_chosen", "score_rejected", "prompt", "chosen", "rejected"]
 
 
+class Evaluated(NamedTuple):
+    """What an evaluation shows; a part is None when the run had nothing for it."""
+
+    summary: str
+    margins: object
+    worst: object
+    reliability: object
+    scatter: object
+    download: str | None
+
+
 def evaluate_upload(service: RewardService, path: str | None, prompt_column: str, chosen_column: str,
-                    rejected_column: str, progress: gr.Progress | None = None):
-    """Accuracy on uploaded preference pairs; returns summary, histogram, worst pairs, reliability plot,
-    score-against-length scatter, download."""
+                    rejected_column: str, progress: gr.Progress | None = None) -> Evaluated:
+    """Accuracy on uploaded preference pairs."""
     name = common.upload_name(path, "a file of (prompt, chosen, rejected) pairs, or try the sample pairs")
     prompt = None if not prompt_column or prompt_column == NO_PROMPT_COLUMN else prompt_column
     with problems_as_messages("Evaluating the file", "Try a smaller file") as server_paths:
@@ -41,7 +53,8 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
         except ResultRescued as kept:
             evaluation, note, out = kept.result, common.rescued_note(kept), kept.rescue
         except ScoringInterrupted as stop:
-            return common.stopped_message(stop), None, None, None, None, str(stop.output) if stop.output else None
+            return Evaluated(common.stopped_message(stop), None, None, None, None,
+                             str(stop.output) if stop.output else None)
     s = evaluation.summary
     info = service.describe()
     summary = (f"### Accuracy {s.accuracy:.1%} on {s.n:,} pairs\n"
@@ -53,8 +66,8 @@ def evaluate_upload(service: RewardService, path: str | None, prompt_column: str
                "win)." + (f" {text.CARD_ACCURACY}" if info.is_card_model else "") + "\n\n" + trust_summary(s) + note)
     worst = common.rounded(preview_frame(worst_pairs(evaluation.results, WORST_PAIRS_SHOWN)[WORST_COLUMNS], width=120))
     points, total = pair_points(evaluation.results)
-    return (summary, histogram_frame(evaluation.results["margin"].tolist()), worst,
-            charts.reliability_chart(s.reliability), charts.length_scatter(points, total), str(out))
+    return Evaluated(summary, histogram_frame(evaluation.results["margin"].tolist()), worst,
+                     charts.reliability_chart(s.reliability), charts.length_scatter(points, total), str(out))
 
 
 def trust_summary(s) -> str:
@@ -80,13 +93,13 @@ def build_evaluate_tab(service: RewardService) -> None:
         [common.Picker("Prompt column", "prompt", "eval-prompt-column", (NO_PROMPT_COLUMN,)),
          common.Picker("Chosen column", "chosen", "eval-chosen-column"),
          common.Picker("Rejected column", "rejected", "eval-rejected-column")],
-        "Evaluate", "Per-pair results", sample_label="Try the sample pairs")
+        "Evaluate", "Per-pair results", text.EVALUATE_EMPTY, sample_label="Try the sample pairs")
     hist = common.histogram("Margins: score(chosen) minus score(rejected)", "Margin", "eval-histogram")
     with gr.Row():
         reliability = charts.plot("Calibration (reliability plot)", "eval-reliability")
         scatter = charts.plot("Score against length", "eval-length-scatter")
     worst = gr.Dataframe(label=f"The {WORST_PAIRS_SHOWN} worst-judged pairs (most negative margin first)",
-                         interactive=False, wrap=True, elem_id="eval-worst")
+                         interactive=False, wrap=True, visible=False, elem_id="eval-worst")
 
     def pick_columns(path):
         if not path:
@@ -97,10 +110,11 @@ def build_evaluate_tab(service: RewardService) -> None:
                 gr.update(choices=columns, value="chosen" if "chosen" in columns else columns[0]),
                 gr.update(choices=columns, value="rejected" if "rejected" in columns else columns[-1]))
 
-    def run_evaluation(path, prompt, chosen, rejected, progress=gr.Progress()):
-        summary, margins, table, calibration, by_length, out = evaluate_upload(service, path, prompt, chosen,
-                                                                                rejected, progress)
-        return summary, common.sorted_histogram(margins), table, calibration, by_length, out
+    def run_evaluation(path, prompt, chosen, rejected, progress=gr.Progress()) -> dict:
+        evaluated = evaluate_upload(service, path, prompt, chosen, rejected, progress)
+        return {**common.ran(tab, evaluated.summary, evaluated.download),
+                hist: common.sorted_histogram(evaluated.margins), worst: common.filled(evaluated.worst),
+                reliability: common.filled(evaluated.reliability), scatter: common.filled(evaluated.scatter)}
 
     inputs, outputs = [tab.upload, *tab.pickers], [tab.summary, hist, worst, reliability, scatter, tab.download]
     one_file_job = dict(api_visibility="private", concurrency_id="files", concurrency_limit=1)
