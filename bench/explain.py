@@ -9,8 +9,10 @@ vocab 28996, one label, random weights: exactly as fast as ``nicholasKluge/Rewar
 
   (a) card     the texts ``explain()`` scores (the answer, the answer without each sentence, each prefix), each
                scored with the model card's code, one pair at a time (``tests/reference.py``)
-  (b) explain  ``reward.insight.explain.explain()``: the same scores, and the tokens, in one batched call
+  (b) explain  ``reward.insight.explain.explain()``: the same scores, and the tokens, in batched calls; cold (the
+               cache of scored pairs cleared before each run) and warm (run again at once: a second click)
   (c) attribute  ``reward.insight.attribution.attribute()`` at ``--steps`` steps, and its completeness gap
+  (d) long     ``explain()`` of an answer of 1,400 short sentences (19,600 characters), explained in segments
 
 (a) and (b) take turns ``--repeats`` times, so that a busy machine slows both alike; the table shows medians,
 the min-max spread and the ratio (a) / (b). The largest difference between (b)'s and (a)'s scores checks that
@@ -20,6 +22,7 @@ the two compute the same thing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -49,6 +52,8 @@ SENTENCES = [
     "In short, AI Ethics keeps powerful tools pointed at the good of the people they serve.",
 ]
 RESPONSE = " ".join(SENTENCES)
+LONG = "".join(f"Item {i:04d} ok. " for i in range(1400))
+"""A long answer of many short sentences (about 20,000 characters): explained in segments, bounded."""
 
 
 def median_spread(xs: list[float]) -> str:
@@ -103,25 +108,35 @@ def main(argv: list[str] | None = None) -> int:
     card_model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
 
     first = explain(rm, PROMPT, RESPONSE)  # also warms both paths up
-    texts = list(dict.fromkeys([RESPONSE] + [s.text_without for s in first.sentences]
-                               + [p.text for p in first.prefixes]))
-    ours = {RESPONSE: first.score, **{s.text_without: s.score_without for s in first.sentences},
-            **{p.text: p.score for p in first.prefixes}}
+    without = [RESPONSE[:p.start] + RESPONSE[p.end:] for p in first.parts]
+    texts = list(dict.fromkeys([RESPONSE] + without + [RESPONSE[:p.end] for p in first.prefixes]))
+    ours = {RESPONSE: first.score, **{t: p.score_without for t, p in zip(without, first.parts)},
+            **{RESPONSE[:p.end]: p.score for p in first.prefixes}}
     card = {text: card_score(tokenizer, card_model, PROMPT, text)[0] for text in texts}
     worst = max(abs(card[t] - ours[t]) for t in texts)
 
-    card_times, explain_times, ratios, cpu = [], [], [], {"a": [], "b": []}
+    card_times, explain_times, warm_times, ratios, cpu = [], [], [], [], {"a": [], "b": []}
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         for text in texts:
             card_score(tokenizer, card_model, PROMPT, text)
         card_times.append(time.perf_counter() - start)
         cpu["a"].append(time.process_time() - start_cpu)
+        rm.scores.clear()  # cold: nothing from the cache of scored pairs
         start, start_cpu = time.perf_counter(), time.process_time()
         explain(rm, PROMPT, RESPONSE)
         explain_times.append(time.perf_counter() - start)
         cpu["b"].append(time.process_time() - start_cpu)
         ratios.append(card_times[-1] / explain_times[-1])
+        start = time.perf_counter()
+        explain(rm, PROMPT, RESPONSE)  # warm: a second click on the same row
+        warm_times.append(time.perf_counter() - start)
+
+    rm.scores.clear()
+    start = time.perf_counter()
+    long = explain(rm, PROMPT, LONG)
+    long_s = time.perf_counter() - start
+    long_bytes = len(json.dumps(long.as_dict()))
 
     start, start_cpu = time.perf_counter(), time.process_time()
     result = attribute(rm, PROMPT, RESPONSE, steps=args.steps)
@@ -130,14 +145,17 @@ def main(argv: list[str] | None = None) -> int:
 
     tokens = len(first.tokens)
     print(f"\nModel: {model_name}. Device: cpu, {torch.get_num_threads()} threads. Text: a prompt and a "
-          f"{len(first.sentences)}-sentence answer, {tokens} tokens read (special ones included); explain() scores "
+          f"{first.sentence_count}-sentence answer, {tokens} tokens read (special ones included); explain() scores "
           f"{len(texts)} distinct texts. Medians of {repeats} runs (min-max), (a) and (b) taking turns.\n")
     print("| contender | seconds | CPU seconds | × (a) | max abs score diff vs (a) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| (a) card code, one pair at a time, {len(texts)} texts | {median_spread(card_times)} | "
           f"{statistics.median(cpu['a']):.2f} | 1.00 | 0 |")
-    print(f"| (b) explain() | {median_spread(explain_times)} | {statistics.median(cpu['b']):.2f} | "
+    print(f"| (b) explain(), cold (cache cleared) | {median_spread(explain_times)} | {statistics.median(cpu['b']):.2f} | "
           f"{statistics.median(ratios):.2f} | {worst:.1e} |")
+    print(f"| (b') explain() again, warm (every pair cached) | {median_spread(warm_times)} | | | 0 |")
+    print(f"| (d) explain(), {len(LONG):,}-character answer of {long.sentence_count:,} sentences, cold | "
+          f"{long_s:.2f} | | | {len(long.parts)} {long.unit}s; JSON answer {long_bytes / 1e3:,.0f} kB |")
     gap = result.completeness_gap_relative
     print(f"| (c) attribute(), {args.steps} steps | {attribute_s:.2f} | {attribute_cpu:.2f} | | completeness gap "
           f"{result.completeness_gap:.2e} = {gap if gap is None else f'{gap:.2e}'} of |score - baseline| "

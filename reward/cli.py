@@ -334,11 +334,16 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     print(f"score {data['score']:+.3f} (the raw reward); the model read {len(tokens)} tokens"
           + (f"; cut: {dropped['prompt']:,} prompt and {dropped['response']:,} response tokens dropped"
              if dropped["prompt"] or dropped["response"] else ""), file=out)
-    print("sentences (effect = score - score without the sentence):", file=out)
-    for i, sentence in enumerate(data["sentences"], start=1):
-        shown = json.dumps(shorten(sentence["text"], PROMPT_WIDTH), ensure_ascii=False)
-        print(f"  {i:>3}  {sentence['effect']:+8.3f}  {shown}", file=out)
-    print("score after each sentence:", file=out)
+    if data["unit"] == "segment":
+        print(f"{data['sentence_count']:,} sentences, explained in {len(data['parts'])} segments of adjacent "
+              "sentences (effect = score - score without the segment):", file=out)
+    else:
+        print("sentences (effect = score - score without the sentence):", file=out)
+    for part in data["parts"]:
+        shown = json.dumps(shorten(part["text"], PROMPT_WIDTH), ensure_ascii=False)
+        number = f"{part['first']}" if part["first"] == part["last"] else f"{part['first']}-{part['last']}"
+        print(f"  {number:>9}  {part['effect']:+8.3f}  {shown}", file=out)
+    print("score after each sentence:" if data["unit"] == "sentence" else "score after each segment:", file=out)
     for prefix in data["prefixes"]:
         print(f"  {prefix['sentences']:>3}  {prefix['score']:+8.3f}", file=out)
     if attribution is not None:

@@ -80,6 +80,13 @@ TOKENIZER_BATCH_CHARS = 1 << 20
 """Characters of ordinary rows tokenized in one call: a chunk of many medium-sized texts is tokenized in runs."""
 EXPLAIN_ENCODE_CHARS = 1 << 20
 """Characters tokenized in one call while explaining: bounds the tokenizer's memory for any number of texts."""
+EXPLAIN_MAX_PARTS = 24
+"""Most parts an explanation takes out in turn: an answer of more sentences is explained in this many segments of
+adjacent sentences, so its work (two forward passes a part) and its answer stay bounded for any length."""
+SCORE_CACHE_ENTRIES = 20_000
+SCORE_CACHE_BYTES = 64 << 20
+"""The cache of scored pairs, one per loaded model (``reward.model.cache``): at most this many pairs, whose texts
+take at most this many bytes; the least recently used leave first."""
 ATTRIBUTION_PASS_TOKENS = {"cpu": 1024}
 """Tokens (steps x sequence length) in one forward and backward pass of integrated gradients, by device type;
 others get ``ATTRIBUTION_PASS_TOKENS_ELSEWHERE``. This bounds memory: BERT-base keeps about 0.5 MB of

@@ -100,6 +100,18 @@ class RewardService:
         request = self.check(prompt, [response])
         return explain(self.model(), request.prompt, request.responses[0])
 
+    def explain_steps(self, prompt: object, response: object):
+        """The explanation part by part as each is ready (see :func:`reward.insight.explain.explain_steps`); the
+        request is checked, and the model loaded, before the first part.
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
+        """
+        from reward.insight.explain import explain_steps
+
+        request = self.check(prompt, [response])
+        return explain_steps(self.model(), request.prompt, request.responses[0])
+
     def probe(self, prompt: object, response: object):
         """The response's score under edits a sound judge would mostly ignore or punish (see
         :func:`reward.insight.probes.probe`); limits as :meth:`rank` (the no-prompt probe still scores an empty prompt).

@@ -170,10 +170,10 @@ def test_why_this_score_explains_the_bad_response(page, client):
           "about what the machines do."
     explained = client.predict("Why is AI Ethics important?", bad, api_name="/explain")
     spans = page.locator('#why-sentences [data-testid="highlighted-text:textfield"] .text')
-    expect(spans).to_have_count(len(explained["sentences"]))
-    assert [t.strip() for t in spans.all_inner_texts()] == [s["text"].strip() for s in explained["sentences"]]
+    expect(spans).to_have_count(len(explained["parts"]))
+    assert [t.strip() for t in spans.all_inner_texts()] == [s["text"].strip() for s in explained["parts"]]
     effects = [page.locator(f'#why-effects [data-testid="cell-{i}-2"]').inner_text() for i in range(len(spans.all()))]
-    assert [float(e) for e in effects] == [round(s["effect"], 3) for s in explained["sentences"]]
+    assert [float(e) for e in effects] == [round(s["effect"], 3) for s in explained["parts"]]
     expect(page.locator("#why-prefixes").locator("canvas, svg").first).to_be_visible()
     expect(page.locator("#why-tokens")).to_contain_text("[CLS]")
     expect(page.locator("#why-token-note")).to_contain_text(f"{len(explained['tokens'])} tokens")

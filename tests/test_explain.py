@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reward.insight.explain as explain_module
+from reward.config import EXPLAIN_MAX_PARTS
 from reward.insight.explain import TRAINED_LENGTH, explain, split_sentences
 from tests.conftest import ROOT
 from tests.reference import card_score
@@ -79,9 +80,14 @@ def test_sentence_spans_tile_the_text(text):
 
 # -- scores against the card ------------------------------------------------------------------------
 
+def without(response, part):
+    """The exact string scored for a part's ``score_without``, rebuilt from its offsets."""
+    return response[:part.start] + response[part.end:]
+
+
 @pytest.mark.parametrize("prompt, response", [
     (PROMPT, ANSWER),
-    (PROMPT, "Paris."),                          # one sentence: text_without is the empty response
+    (PROMPT, "Paris."),                          # one sentence: without it, the empty response
     ("", "An empty prompt. Still two sentences."),
     (PROMPT, "Who cares about AI Ethics? It's just whining"),
 ])
@@ -90,30 +96,31 @@ def test_every_score_is_the_cards_score_of_the_exact_text(tiny_model, card, prom
     result = explain(tiny_model, prompt, response)
     assert result.score == pytest.approx(card_score(tokenizer, model, prompt, response)[0], abs=1e-4)
     assert result.score == pytest.approx(tiny_model.score(prompt, [response])[0].score, abs=1e-5)
-    assert "".join(s.text for s in result.sentences) == response
-    for s in result.sentences:
-        assert s.text == response[s.start:s.end]
-        assert s.text_without == response[:s.start] + response[s.end:]
-        assert s.score_without == pytest.approx(card_score(tokenizer, model, prompt, s.text_without)[0], abs=1e-4)
-        assert s.effect == pytest.approx(result.score - s.score_without, abs=1e-6)
-    assert [p.sentences for p in result.prefixes] == list(range(1, len(result.sentences) + 1))
-    for p, s in zip(result.prefixes, result.sentences):
-        assert p.text == response[:s.end]
-        assert p.score == pytest.approx(card_score(tokenizer, model, prompt, p.text)[0], abs=1e-4)
-    assert result.prefixes[-1].text == response and result.prefixes[-1].score == result.score
+    assert result.unit == "sentence" and result.sentence_count == len(split_sentences(response))
+    assert "".join(p.text for p in result.parts) == response
+    for number, p in enumerate(result.parts, start=1):
+        assert p.text == response[p.start:p.end] and p.first == p.last == number
+        assert p.score_without == pytest.approx(card_score(tokenizer, model, prompt, without(response, p))[0],
+                                                abs=1e-4)
+        assert p.effect == pytest.approx(result.score - p.score_without, abs=1e-6)
+    assert [p.sentences for p in result.prefixes] == list(range(1, len(result.parts) + 1))
+    for prefix, part in zip(result.prefixes, result.parts):
+        assert prefix.end == part.end
+        assert prefix.score == pytest.approx(card_score(tokenizer, model, prompt, response[:prefix.end])[0], abs=1e-4)
+    assert result.prefixes[-1].end == len(response) and result.prefixes[-1].score == result.score
 
 
 def test_one_sentence_response(tiny_model, card):
     result = explain(tiny_model, PROMPT, "Paris is the capital.")
-    assert len(result.sentences) == len(result.prefixes) == 1
-    only = result.sentences[0]
-    assert (only.text_without, only.start, only.end) == ("", 0, len("Paris is the capital."))
+    assert len(result.parts) == len(result.prefixes) == 1
+    only = result.parts[0]
+    assert (without("Paris is the capital.", only), only.start, only.end) == ("", 0, len("Paris is the capital."))
     assert only.score_without == pytest.approx(tiny_model.score(PROMPT, [""])[0].score, abs=1e-5)
 
 
 def test_empty_response_has_no_sentences_and_no_response_part(tiny_model, card):
     result = explain(tiny_model, PROMPT, "")
-    assert result.sentences == [] and result.prefixes == []
+    assert result.parts == [] and result.prefixes == [] and result.sentence_count == 0
     assert [t.token for t in result.tokens] == card_tokens(card[0], PROMPT, "")
     assert {t.part for t in result.tokens} == {"special", "prompt"}
     assert result.score == pytest.approx(card_score(*card, PROMPT, "")[0], abs=1e-4)
@@ -161,11 +168,45 @@ def test_texts_of_20000_characters(tiny_model, card):
     tokenizer, model = card
     prompt, response = ("Tell me more. " * 1500)[:20_000], (SENTENCE * 250)[:20_000]
     result = explain(tiny_model, prompt, response)
-    assert len(result.sentences) > 200 and result.dropped["response"] > 0
+    assert result.sentence_count > 200 and result.dropped["response"] > 0
     check_tokens(result, tokenizer, prompt, response)
-    for s in result.sentences[:2] + result.sentences[-2:]:  # the last ones lie far past the cut: no effect
-        assert s.score_without == pytest.approx(card_score(tokenizer, model, prompt, s.text_without)[0], abs=1e-4)
-    assert result.sentences[-1].effect == 0 and result.prefixes[-2].score == result.score
+    for p in result.parts[:2] + result.parts[-2:]:  # the last ones lie far past the cut: no effect
+        assert p.score_without == pytest.approx(card_score(tokenizer, model, prompt, without(response, p))[0],
+                                                abs=1e-4)
+    assert result.parts[-1].effect == 0 and result.prefixes[-2].score == result.score
+
+
+@pytest.mark.parametrize("count", [EXPLAIN_MAX_PARTS + 1, 1400])
+def test_a_long_answer_is_explained_in_segments_of_adjacent_sentences(tiny_model, card, count):
+    """More sentences than EXPLAIN_MAX_PARTS: that many segments, as equal as can be, tiling the answer in order;
+    each score still the card's score of the exact text its offsets name."""
+    tokenizer, model = card
+    response = "".join(f"Point {i} is short. " for i in range(count))
+    result = explain(tiny_model, PROMPT, response)
+    spans = split_sentences(response)
+    assert result.unit == "segment" and result.sentence_count == len(spans) == count
+    assert len(result.parts) == len(result.prefixes) == EXPLAIN_MAX_PARTS
+    assert "".join(p.text for p in result.parts) == response
+    sizes = [p.last - p.first + 1 for p in result.parts]
+    assert sum(sizes) == count and max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+    assert [p.first for p in result.parts] == [1] + [p.last + 1 for p in result.parts[:-1]]
+    for p in result.parts:
+        assert (p.start, p.end) == (spans[p.first - 1][0], spans[p.last - 1][1])
+    for p in result.parts[:3]:
+        assert p.score_without == pytest.approx(card_score(tokenizer, model, PROMPT, without(response, p))[0],
+                                                abs=1e-4)
+    assert [x.sentences for x in result.prefixes] == [p.last for p in result.parts]
+    assert result.prefixes[0].score == pytest.approx(
+        card_score(tokenizer, model, PROMPT, response[:result.prefixes[0].end])[0], abs=1e-4)
+
+
+def test_the_answer_grows_with_the_response_not_its_square(tiny_model):
+    """A 20,000-character answer of many short lines: the JSON answer stays within a small multiple of the
+    response's own size (it used to hold every text without each sentence, in full)."""
+    response = "".join(f"Line {i} ok.\n" for i in range(1800))[:20_000]
+    data = explain(tiny_model, "Why?", response).as_dict()
+    size = len(json.dumps(data))
+    assert data["unit"] == "segment" and size < 3 * len(response) + 200_000, size
 
 
 # Both sides are cut with the longer prompts; the response is the longer side with the first, not the second.
@@ -174,16 +215,16 @@ def test_skipping_texts_past_the_cut_changes_no_score(tiny_model, monkeypatch, p
     response = " ".join(f"Point {i}: plants use sunlight." for i in range(60))
     fast = explain(tiny_model, prompt, response)
     monkeypatch.setattr(explain_module, "_stand_ins", lambda *args: None)  # tokenize and score every text in full
+    tiny_model.scores.clear()  # and score them again, not from the cache
     slow = explain(tiny_model, prompt, response)
-    assert [s.score_without for s in fast.sentences] == pytest.approx([s.score_without for s in slow.sentences],
-                                                                      abs=1e-5)
+    assert [p.score_without for p in fast.parts] == pytest.approx([p.score_without for p in slow.parts], abs=1e-5)
     assert [p.score for p in fast.prefixes] == pytest.approx([p.score for p in slow.prefixes], abs=1e-5)
 
 
-# -- one batched call, and the API shape ------------------------------------------------------------
+# -- steps, scoring calls, and the API shape --------------------------------------------------------
 
 @pytest.mark.parametrize("response", [ANSWER, SENTENCE * 40])
-def test_everything_is_scored_in_one_call(tiny_model, monkeypatch, response):
+def test_each_step_scores_its_texts_in_one_deduplicated_call(tiny_model, monkeypatch, response):
     calls = []
     score_pairs = tiny_model.score_pairs
 
@@ -193,17 +234,32 @@ def test_everything_is_scored_in_one_call(tiny_model, monkeypatch, response):
         return score_pairs(prompts, responses, **kwargs)
 
     monkeypatch.setitem(vars(tiny_model), "score_pairs", counting)  # on this instance only, removed after
-    result = explain(tiny_model, PROMPT, response)
-    assert len(calls) == 1 and calls[0] <= 2 * len(result.sentences)
+    steps = list(explain_module.explain_steps(tiny_model, PROMPT, response))
+    # one call a step at most (none where every text reads as one already scored: past the cut, the whole response)
+    assert len(steps) == 3 and calls[0] == 1 and len(calls) <= 3 and sum(calls[1:]) <= 2 * len(steps[-1].parts) - 1
+    first, parted, done = steps
+    assert first.parts is None and first.prefixes is None and first.score == done.score
+    assert parted.parts == done.parts and parted.prefixes is None and done.prefixes is not None
+    assert done == explain(tiny_model, PROMPT, response)
+
+
+def test_a_second_explanation_scores_nothing_again(tiny_model, monkeypatch):
+    """Every text an explanation scores stays in the model's cache: explaining again runs no forward pass."""
+    explain(tiny_model, PROMPT, ANSWER + " Once more.")
+    passes = []
+    forward = tiny_model._forward
+    monkeypatch.setitem(vars(tiny_model), "_forward", lambda *a: passes.append(1) or forward(*a))
+    again = explain(tiny_model, PROMPT, ANSWER + " Once more.")
+    assert passes == [] and len(again.parts) > 1
 
 
 def test_as_dict_shape(tiny_model):
     data = explain(tiny_model, PROMPT, ANSWER).as_dict()
-    assert set(data) == {"score", "tokens", "dropped", "late_tokens", "sentences", "prefixes"}
+    assert set(data) == {"score", "tokens", "dropped", "late_tokens", "sentence_count", "unit", "parts", "prefixes"}
     assert set(data["tokens"][0]) == {"token", "part", "position", "late"}
     assert set(data["dropped"]) == {"prompt", "response"}
-    assert set(data["sentences"][0]) == {"text", "start", "end", "text_without", "score_without", "effect"}
-    assert set(data["prefixes"][0]) == {"sentences", "text", "score"}
+    assert set(data["parts"][0]) == {"text", "start", "end", "first", "last", "score_without", "effect"}
+    assert set(data["prefixes"][0]) == {"sentences", "end", "score"}
     assert json.loads(json.dumps(data)) == data
 
 

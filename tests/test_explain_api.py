@@ -18,19 +18,32 @@ def test_explain_matches_score_and_tiles_the_response(client):
     scored = client.predict(PROMPT, [RESPONSE], api_name="/score")[0]
     assert explained["score"] == pytest.approx(scored["score"], abs=1e-5)  # other batch mates, same pair
     assert len(explained["tokens"]) == scored["tokens"]
-    sentences = explained["sentences"]
+    sentences = explained["parts"]
+    assert explained["unit"] == "sentence" and explained["sentence_count"] == len(sentences)
     assert len(sentences) >= 4 and "".join(s["text"] for s in sentences) == RESPONSE
     assert [s["start"] for s in sentences[1:]] == [s["end"] for s in sentences[:-1]]
     for s in sentences:
-        assert s["text_without"] == RESPONSE[:s["start"]] + RESPONSE[s["end"]:]
+        assert s["text"] == RESPONSE[s["start"]:s["end"]]
         assert s["effect"] == pytest.approx(explained["score"] - s["score_without"], abs=1e-9)
-    # Each scored text, scored again through /score, gives the same number: no hidden state.
-    again = client.predict(PROMPT, [sentences[1]["text_without"], explained["prefixes"][0]["text"]], api_name="/score")
+    # Each scored text, rebuilt from its offsets and scored again through /score, gives the same number.
+    without_second = RESPONSE[:sentences[1]["start"]] + RESPONSE[sentences[1]["end"]:]
+    first_prefix = RESPONSE[:explained["prefixes"][0]["end"]]
+    again = client.predict(PROMPT, [without_second, first_prefix], api_name="/score")
     by_index = {r["index"]: r["score"] for r in again}
     assert by_index[0] == pytest.approx(sentences[1]["score_without"], abs=1e-5)
     assert by_index[1] == pytest.approx(explained["prefixes"][0]["score"], abs=1e-5)
-    assert explained["prefixes"][-1]["text"] == RESPONSE
+    assert explained["prefixes"][-1]["end"] == len(RESPONSE)
     assert explained["prefixes"][-1]["score"] == pytest.approx(explained["score"], abs=1e-9)
+
+
+def test_explain_of_a_long_answer_is_bounded(client):
+    """A valid 20,000-character answer of many short lines: segments, and an answer the size of the response (it
+    was 452 MB when every text without each sentence came back in full)."""
+    response = "".join(f"Step {i} done.\n" for i in range(2000))[:20_000]
+    explained = client.predict(PROMPT, response, api_name="/explain")
+    assert explained["unit"] == "segment" and explained["sentence_count"] > 1000
+    assert "".join(p["text"] for p in explained["parts"]) == response
+    assert len(json.dumps(explained)) < 3 * len(response) + 200_000
 
 
 def test_attribute_reports_the_completeness_gap(client):
@@ -79,11 +92,11 @@ def test_attribute_refuses_steps_out_of_range(client, steps):
 def test_explain_on_the_command_line(tiny_model_dir, capsys):
     code = main(["explain", "--prompt", PROMPT, "--response", RESPONSE, "--model", str(tiny_model_dir), "--json"])
     data = json.loads(capsys.readouterr().out)
-    assert code == 0 and "".join(s["text"] for s in data["sentences"]) == RESPONSE
+    assert code == 0 and "".join(s["text"] for s in data["parts"]) == RESPONSE
     code = main(["explain", "--prompt", PROMPT, "--response", RESPONSE, "--model", str(tiny_model_dir)])
     text = capsys.readouterr().out
     assert code == 0 and f"score {data['score']:+.3f}" in text and "sentences (effect" in text
-    assert f"{data['sentences'][0]['effect']:+8.3f}" in text
+    assert f"{data['parts'][0]['effect']:+8.3f}" in text
 
 
 def test_explain_on_the_command_line_refuses_an_empty_prompt(tiny_model_dir, capsys):

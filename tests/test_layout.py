@@ -188,13 +188,14 @@ def positional_values(node: ast.expr) -> int | None:
 
 
 def own_returns(function: ast.AST):
-    """The return and yield values of ``function`` itself, not of the functions defined inside it."""
+    """The return and yield values of ``function`` itself (``yield from`` included), not of the functions defined
+    inside it."""
     stack = list(ast.iter_child_nodes(function))
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
-        if isinstance(node, (ast.Return, ast.Yield)) and node.value is not None:
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and node.value is not None:
             yield node
         stack.extend(ast.iter_child_nodes(node))
 
@@ -248,23 +249,34 @@ def handler(fn):
     return fn
 
 
-def answers_by_name(value: ast.expr, fn) -> bool:
-    """A returned expression is a dict keyed by component: a dict literal, ``gr.skip()``, or a call of a function
-    the handler sees (a method of one of its closure's objects) annotated to return a dict."""
+def callee_of(call: ast.Call, fn):
+    """The function ``call`` calls, as ``fn`` sees it (a global or closure name, or a method of one), or None."""
+    seen = inspect.getclosurevars(fn)
+    names = {**seen.globals, **seen.nonlocals}
+    if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
+        return getattr(names.get(call.func.value.id), call.func.attr, None)
+    if isinstance(call.func, ast.Name):
+        return names.get(call.func.id)
+    return None
+
+
+def answers_by_name(node: ast.AST, fn) -> bool:
+    """A returned or yielded expression is a dict keyed by component: a dict literal, ``gr.skip()``, or a call of a
+    function the handler sees annotated to return a dict; ``yield from`` a generator whose own yields are such."""
+    value = node.value
+    if isinstance(node, ast.YieldFrom):
+        callee = callee_of(value, fn) if isinstance(value, ast.Call) else None
+        if callee is None:
+            return False
+        inner = ast.parse(textwrap.dedent(inspect.getsource(callee))).body[0]
+        return all(answers_by_name(n, callee) for n in own_returns(inner))
     if isinstance(value, ast.Dict):
         return True
     if not isinstance(value, ast.Call):
         return False
     if ast.unparse(value.func) == "gr.skip":
         return True
-    seen = inspect.getclosurevars(fn)
-    names = {**seen.globals, **seen.nonlocals}
-    if isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Name):
-        callee = getattr(names.get(value.func.value.id), value.func.attr, None)
-    elif isinstance(value.func, ast.Name):
-        callee = names.get(value.func.id)
-    else:
-        callee = None
+    callee = callee_of(value, fn)
     return callee is not None and inspect.signature(callee).return_annotation in (dict, "dict")
 
 
@@ -284,5 +296,5 @@ def test_events_with_more_than_eight_outputs_are_answered_by_name(tiny_settings)
         returned = list(own_returns(function))
         assert returned, f"{fn.__name__} returns nothing"
         wrong += [f"{fn.__name__} ({len(block_fn.outputs)} outputs), line {node.lineno}: returns "
-                  f"{ast.unparse(node.value)[:60]}" for node in returned if not answers_by_name(node.value, fn)]
+                  f"{ast.unparse(node.value)[:60]}" for node in returned if not answers_by_name(node, fn)]
     assert not wrong, "return a dict keyed by component:\n" + "\n".join(wrong)

@@ -1,10 +1,14 @@
 """Why a response got its score: the tokens the model read, and what each sentence adds to the score.
 
 ``explain(model, prompt, response)`` scores the response, the response with each sentence taken
-out, and each prefix (the first j sentences), all in ONE call of ``RewardModel.score_pairs``
-(length-sorted micro-batches). Every text it reports is exactly the string its score belongs to:
+out, and each prefix (the first j sentences), through ``RewardModel.score_pairs`` (length-sorted
+micro-batches, and the model's cache of pairs already scored). An answer of more than
+``EXPLAIN_MAX_PARTS`` sentences is explained in that many segments of adjacent sentences, so that the
+work and the answer stay bounded. Every score it reports belongs exactly to a string it names by
+offsets into the response (``response[:start] + response[end:]``, ``response[:end]``):
 ``model.score(prompt, [text])`` or the model card's code on it gives the same number. Texts that
 give the model the same token ids are scored once, through the shortest of them.
+``explain_steps`` yields the same answer part by part, for a page that shows each as it is ready.
 
 Sentences come from :func:`split_sentences`, an offline rule (no nltk/punkt data), described there.
 """
@@ -12,9 +16,10 @@ Sentences come from :func:`split_sentences`, an offline rule (no nltk/punkt data
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 
-from reward.config import EXPLAIN_ENCODE_CHARS
+from reward.config import EXPLAIN_ENCODE_CHARS, EXPLAIN_MAX_PARTS
 from reward.model.encoding import longest_first
 
 TRAINED_LENGTH = 400
@@ -154,40 +159,53 @@ def tokens_read(model, prompt: str, response: str) -> TokensRead:
 # -- explaining a score -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Sentence:
-    """One sentence of the response, and what the score is without it."""
+class Part:
+    """A part of the response taken out in turn: one sentence, or for a long answer a segment of adjacent
+    sentences (see :func:`parts_of`); and what the score is without it."""
 
     text: str
     """``response[start:end]``, its trailing whitespace included."""
     start: int
     end: int
-    text_without: str
-    """``response[:start] + response[end:]``: exactly the string scored for ``score_without``."""
+    first: int
+    """The number of its first sentence, counted from 1."""
+    last: int
+    """The number of its last sentence (``first`` for a single sentence)."""
     score_without: float
+    """The score of ``response[:start] + response[end:]``, exactly the string scored."""
     effect: float
-    """``score - score_without``: what the sentence adds (negative: the score is higher without it)."""
+    """``score - score_without``: what the part adds (negative: the score is higher without it)."""
 
 
 @dataclass(frozen=True)
 class Prefix:
-    """The response up to the end of its ``sentences``-th sentence (counted from 1; the last prefix is the
-    whole response): ``text`` is ``response[:end of that sentence]``, exactly the string scored."""
+    """The response up to the end of its ``sentences``-th sentence (counted from 1; the last prefix is the whole
+    response): ``response[:end]`` is exactly the string scored."""
 
     sentences: int
-    text: str
+    end: int
     score: float
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why a (prompt, response) pair got its score."""
+    """Why a (prompt, response) pair got its score. Parts and prefixes are None until computed (see
+    :func:`explain_steps`); the texts they were scored on are given by offsets into the response, so that the
+    answer grows with the response's length, not with its square."""
 
     score: float
-    """The pair's reward (raw logit), from the same call that scored every other text here."""
+    """The pair's reward (raw logit)."""
     tokens: list[Token]
     dropped: dict[str, int]
-    sentences: list[Sentence]
-    prefixes: list[Prefix]
+    sentence_count: int
+    """Sentences in the response (see :func:`split_sentences`)."""
+    parts: list[Part] | None = None
+    prefixes: list[Prefix] | None = None
+
+    @property
+    def unit(self) -> str:
+        """"sentence" when each part is one sentence, "segment" when a long answer was explained in segments."""
+        return "segment" if self.sentence_count > EXPLAIN_MAX_PARTS else "sentence"
 
     @property
     def late_tokens(self) -> int:
@@ -195,62 +213,97 @@ class Explanation:
         return sum(t.late for t in self.tokens)
 
     def as_dict(self) -> dict:
-        """Plain JSON-ready data: ``score``, ``tokens`` (token, part, position, late), ``dropped``
-        (prompt, response), ``late_tokens``, ``sentences`` (text, start, end, text_without,
-        score_without, effect) and ``prefixes`` (sentences, text, score)."""
+        """Plain JSON-ready data: ``score``, ``tokens`` (token, part, position, late), ``dropped`` (prompt,
+        response), ``late_tokens``, ``sentence_count``, ``unit``, ``parts`` (text, start, end, first, last,
+        score_without, effect) and ``prefixes`` (sentences, end, score)."""
         return {
             "score": self.score,
             "tokens": [t.as_dict() for t in self.tokens],
             "dropped": dict(self.dropped),
             "late_tokens": self.late_tokens,
-            "sentences": [asdict(s) for s in self.sentences],
-            "prefixes": [asdict(p) for p in self.prefixes],
+            "sentence_count": self.sentence_count,
+            "unit": self.unit,
+            "parts": [asdict(p) for p in self.parts or ()],
+            "prefixes": [asdict(p) for p in self.prefixes or ()],
         }
 
 
-def explain(model, prompt: str, response: str) -> Explanation:
-    """Explain the score of ``response`` to ``prompt`` by sentence, with the tokens the model read.
+def parts_of(spans: list[tuple[int, int]], most: int = EXPLAIN_MAX_PARTS) -> list[tuple[int, int, int, int]]:
+    """The parts an explanation takes out in turn, as ``(start, end, first, last)``: each sentence when there are
+    at most ``most``, else ``most`` segments of adjacent sentences, as equal in count as can be (the earlier ones
+    one sentence longer where the count does not divide). Sentence numbers count from 1; the parts tile the
+    text as the sentences do."""
+    n = len(spans)
+    groups = min(n, most)
+    parts, first = [], 0
+    for g in range(groups):
+        size = n // groups + (g < n % groups)
+        last = first + size - 1
+        parts.append((spans[first][0], spans[last][1], first + 1, last + 1))
+        first = last + 1
+    return parts
 
-    Scores the response, the response without each sentence, and each prefix, in ONE call of
-    ``model.score_pairs``. Texts that give the model the same token ids are scored once: the same
-    string, or texts that differ only past the point where truncation stops the model reading
-    (see :func:`_stand_ins`).
+
+def explain_steps(model, prompt: str, response: str) -> Iterator[Explanation]:
+    """The explanation of ``response``'s score, part by part as each is ready: first the score and the tokens
+    read (no parts, no prefixes), then with each part's effect, then with the prefixes too (the last one yielded
+    is :func:`explain`'s answer). Every score comes through ``model.score_pairs``, so a pair scored before (the
+    ranking's, a second click's) is not scored again."""
+    spans = split_sentences(response)
+    score = model.score_pairs([prompt], [response])[0].score
+    read = tokens_read(model, prompt, response)
+    explained = Explanation(score, read.tokens, read.dropped, len(spans))
+    yield explained
+    parts = parts_of(spans)
+    pieces = [response[s:e] for s, e, _, _ in parts]
+    everything = list(range(len(parts)))
+    # A text the model reads exactly as the whole response (a part past the cut taken out) takes its score.
+    known = {_encode(model, prompt, [response])[response]: score} if parts else {}
+    without = _scores(model, prompt, pieces, [everything[:i] + everything[i + 1:] for i in everything],
+                      [response[:s] + response[e:] for s, e, _, _ in parts], known)
+    explained = replace(explained, parts=[Part(pieces[i], s, e, first, last, without[i], score - without[i])
+                                          for i, (s, e, first, last) in enumerate(parts)])
+    yield explained
+    # the last prefix is the whole response, already scored
+    scores = _scores(model, prompt, pieces, [everything[:j] for j in range(1, len(parts))],
+                     [response[:e] for _, e, _, _ in parts[:-1]], known)
+    prefixes = [Prefix(last, e, s) for (_, e, _, last), s in zip(parts, scores)]
+    yield replace(explained, prefixes=prefixes + ([Prefix(len(spans), len(response), score)] if parts else []))
+
+
+def explain(model, prompt: str, response: str) -> Explanation:
+    """Explain the score of ``response`` to ``prompt`` by sentence (by segment for a long answer), with the tokens
+    the model read: the last step of :func:`explain_steps`.
+
+    Texts that give the model the same token ids are scored once: the same string, or texts that differ only past
+    the point where truncation stops the model reading (see :func:`_stand_ins`).
 
     Args:
         model: a loaded :class:`reward.model.reward_model.RewardModel`.
         prompt: the prompt, may be empty.
-        response: the response; an empty one has no sentences and no prefixes.
+        response: the response; an empty one has no parts and no prefixes.
     """
-    spans = split_sentences(response)
-    pieces = [response[s:e] for s, e in spans]
-    everything = list(range(len(spans)))
-    variants = [everything] + [everything[:i] + everything[i + 1:] for i in everything] \
-        + [everything[:j] for j in range(1, len(spans))]  # the last prefix is the whole response
-    texts = [response] + [response[:s] + response[e:] for s, e in spans] + [response[:e] for _, e in spans[:-1]]
+    *_, explained = explain_steps(model, prompt, response)
+    return explained
+
+
+def _scores(model, prompt: str, pieces: list[str], variants: list[list[int]], texts: list[str],
+            known: dict[tuple[int, ...], float]) -> list[float]:
+    """The score of each text, ``texts[i]`` being the pieces ``variants[i]`` joined; each distinct model input
+    is scored once, through its shortest string, and an input in ``known`` (ids to score) not at all."""
+    if not texts:
+        return []
     shorts = _stand_ins(model, prompt, pieces, variants) or texts
     ids = _encode(model, prompt, list(dict.fromkeys(shorts)))
     best: dict[tuple[int, ...], str] = {}
-    for text in ids:  # each distinct model input is scored once, through its shortest string
+    for text in ids:
         key = ids[text]
-        if key not in best or len(text) < len(best[key]):
+        if key not in known and (key not in best or len(text) < len(best[key])):
             best[key] = text
     scored = list(best.values())
-    results = model.score_pairs([prompt] * len(scored), scored)
-    score_by_ids = {ids[text]: result.score for text, result in zip(scored, results)}
-    scores = [score_by_ids[ids[short]] for short in shorts]
-
-    score = scores[0]
-    read = tokens_read(model, prompt, response)
-    k = len(spans)
-    return Explanation(
-        score=score,
-        tokens=read.tokens,
-        dropped=read.dropped,
-        sentences=[Sentence(pieces[i], s, e, texts[1 + i], scores[1 + i], score - scores[1 + i])
-                   for i, (s, e) in enumerate(spans)],
-        prefixes=[Prefix(j, texts[k + j], scores[k + j]) for j in range(1, k)]
-        + ([Prefix(k, response, score)] if k else []),
-    )
+    results = model.score_pairs([prompt] * len(scored), scored) if scored else []
+    score_by_ids = {**known, **{ids[text]: result.score for text, result in zip(scored, results)}}
+    return [score_by_ids[ids[short]] for short in shorts]
 
 
 ENCODE_CHARS = EXPLAIN_ENCODE_CHARS

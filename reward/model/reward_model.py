@@ -18,8 +18,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reward.config import CPU_PADDING, DEFAULT_MODEL, ModelLoadError, Settings, precision_problem
+from reward.config import (
+    CPU_PADDING,
+    DEFAULT_MODEL,
+    SCORE_CACHE_BYTES,
+    SCORE_CACHE_ENTRIES,
+    ModelLoadError,
+    Settings,
+    precision_problem,
+)
 
+from .cache import ScoreCache
 from .encoding import encode_pairs
 from .precision import autocast, precision_note, prepare_for_precision
 from .turns import FairLock
@@ -115,6 +124,9 @@ class RewardModel:
         # by code that already holds it).
         self.tokenizing = threading.RLock()
         """Held for each tokenizer call (the fast tokenizer's truncation setting is shared state)."""
+        self.scores = ScoreCache((source, revision, precision, max_length), max_entries=SCORE_CACHE_ENTRIES,
+                                 max_bytes=SCORE_CACHE_BYTES)
+        """Every pair scored so far (bounded): a pair is scored once, whoever asks again."""
 
     # -- encoding -----------------------------------------------------------------
     def encode(self, prompts: Sequence[str], responses: Sequence[str]) -> tuple[list[list[int]], list[bool]]:
@@ -136,15 +148,26 @@ class RewardModel:
             progress: called as ``progress(done, total)`` after each micro-batch.
 
         Returns:
-            One :class:`PairScore` per pair; an empty list for no pairs.
+            One :class:`PairScore` per pair; an empty list for no pairs. A pair this model scored before answers
+            from :attr:`scores` (its verdict then, unchanged); a pair given twice is scored once.
         """
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: give one prompt per response.")
         if not prompts:
             return []
-        ids, truncated = self.encode(prompts, responses)
-        scores = self._forward_sorted(ids, progress)
-        return [PairScore(s, len(i), t) for s, i, t in zip(scores, ids, truncated)]
+        found = self.scores.get_many(prompts, responses)
+        missing = list(dict.fromkeys((p, r) for p, r, hit in zip(prompts, responses, found) if hit is None))
+        if missing:
+            known = len(prompts) - len(missing)
+            ids, truncated = self.encode([p for p, _ in missing], [r for _, r in missing])
+            scores = self._forward_sorted(ids, None if progress is None else
+                                          lambda done, _: progress(known + done, len(prompts)))
+            new = {pair: PairScore(s, len(i), t) for pair, s, i, t in zip(missing, scores, ids, truncated)}
+            self.scores.put_many([p for p, _ in missing], [r for _, r in missing], list(new.values()))
+            found = [hit if hit is not None else new[(p, r)] for p, r, hit in zip(prompts, responses, found)]
+        elif progress is not None:
+            progress(len(prompts), len(prompts))
+        return found
 
     def score(self, prompt: str, responses: Sequence[str]) -> list[PairScore]:
         """Score several candidate responses to one prompt, in the order given."""

@@ -14,7 +14,7 @@ from reward.service import RankingResult, RewardService
 from ui.page import load_error_banner, model_panel, problems_as_messages, refuse_boxes, refuse_request
 
 from .examples import ExampleSet, card_check
-from .probes import build_probes_panel, probe_choice
+from .probes import build_probes_panel
 from .ranking import build_ranking_panel
 from .share import LINK_JS, SharedComparison, opened_link, restored_note, scored_comparison, share_token
 from .why import attribute_choice, build_why_panel, explain_choice
@@ -145,17 +145,13 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     ranking.table.select(pick_row, scored, why.picker, **page_only)
 
     # Named functions, not partials or lambdas: on ZeroGPU, spaces.GPU wraps each model event by its name.
-    def explain_picked(last: dict | None, label: str | None) -> dict:
-        return explain_choice(service, why, last, label)
-
-    def probe_picked(last: dict | None, label: str | None) -> dict:
-        return probe_choice(service, probes, last, label)
+    def explain_picked(last: dict | None, label: str | None):
+        yield from explain_choice(service, why, probes, last, label)
 
     def attribute_picked(last: dict | None, label: str | None):
         return attribute_choice(service, last, label)
 
-    why.picker.change(explain_picked, [scored, why.picker], why.explained, **on_the_model)
-    why.picker.change(probe_picked, [scored, why.picker], probes.outputs, **on_the_model)
+    why.picker.change(explain_picked, [scored, why.picker], [*why.explained, *probes.outputs], **on_the_model)
     why.attribute.click(attribute_picked, [scored, why.picker], [why.attribution, why.attribution_note],
                         api_visibility="private", concurrency_id="attribute", concurrency_limit=1)
     share.button.click(share_token, scored, [share.token, share.link, share.note], **page_only).then(

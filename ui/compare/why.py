@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gradio as gr
@@ -14,6 +15,8 @@ from reward.service import RewardService
 from reward.tables.display import shorten
 from ui import text
 from ui.page import problems_as_messages, refusals
+
+from .probes import ProbesPanel, probe_choice
 
 TOKEN_COLORS = {"prompt": "#93c5fd", "response": "#86efac", "special": "#d1d5db",
                 "prompt, past 400": "#fdba74", "response, past 400": "#fca5a5"}
@@ -41,24 +44,49 @@ def _token_text(token: str, first: bool) -> str:
     return token if first else " " + token
 
 
-def sentence_view(explanation: dict) -> list[tuple[str, float]]:
-    sentences = explanation["sentences"]
-    return list(zip((s["text"] for s in sentences), _scaled([s["effect"] for s in sentences])))
+def sentence_view(explanation: dict) -> dict:
+    """The parts highlighted by effect; hidden for an empty response, which has none."""
+    parts = explanation["parts"]
+    return gr.update(value=list(zip((p["text"] for p in parts), _scaled([p["effect"] for p in parts]))),
+                     visible=bool(parts))
 
 
-def effects_table(explanation: dict) -> pd.DataFrame:
-    rows = [{"#": i, "Sentence": shorten(s["text"], 80), "Effect": round(s["effect"], 3),
-             "Score without it": round(s["score_without"], 3)}
-            for i, s in enumerate(explanation["sentences"], start=1)]
-    return pd.DataFrame(rows, columns=["#", "Sentence", "Effect", "Score without it"])
+def _numbers(part: dict) -> str:
+    return str(part["first"]) if part["first"] == part["last"] else f"{part['first']}–{part['last']}"
+
+
+def effects_table(explanation: dict) -> dict:
+    """Each part's effect and the score without it; hidden for an empty response."""
+    unit = "Segment" if explanation["unit"] == "segment" else "Sentence"
+    columns = ["Sentences" if unit == "Segment" else "#", unit, "Effect", "Score without it"]
+    rows = [dict(zip(columns, (_numbers(p), shorten(p["text"], 80), round(p["effect"], 3),
+                               round(p["score_without"], 3)))) for p in explanation["parts"]]
+    return gr.update(value=pd.DataFrame(rows, columns=columns), visible=bool(rows))
 
 
 def prefix_frame(explanation: dict):
-    """The prefix scores as a line plot value, one point per sentence, in order (sentence numbers as labels);
-    hidden for a one-sentence answer, where a single point would show an empty chart."""
+    """The prefix scores as a line plot value, one point per sentence (per segment for a long answer), in order,
+    the sentence numbers as labels; hidden for a one-part answer, where a single point would show an empty chart."""
     labels = [str(p["sentences"]) for p in explanation["prefixes"]]
     frame = pd.DataFrame({"Sentences": labels, "Reward": [p["score"] for p in explanation["prefixes"]]})
     return gr.LinePlot(value=frame, sort=labels, visible=len(labels) > 1)
+
+
+def summary_text(label: str, explanation: dict) -> str:
+    """What was done to explain the score, in words that fit the count of sentences."""
+    n, parts = explanation["sentence_count"], len(explanation["parts"])
+    head = f"**{label}** scores **{explanation['score']:+.3f}**."
+    if n == 0:
+        return f"{head} It is empty: there is no sentence to take out."
+    if n == 1:
+        return (f"{head} Its one sentence was taken out and the rest scored again; with one sentence there is "
+                "nothing to unfold, so there is no chart.")
+    if explanation["unit"] == "segment":
+        return (f"{head} Its {n:,} sentences are too many to take out one by one, so it was explained in {parts} "
+                f"segments of about {round(n / parts)} adjacent sentences: each segment was taken out in turn and "
+                "the rest scored again; the chart scores the answer cut after each segment.")
+    return (f"{head} Each of its {n} sentences was taken out in turn and the rest scored again; the chart scores "
+            "the answer cut after each sentence.")
 
 
 def token_view(tokens: list[dict], late_from: int) -> list[tuple[str, str]]:
@@ -104,6 +132,7 @@ class WhyPanel:
     picker: gr.Dropdown
     hint: gr.Markdown
     detail: gr.Column
+    progress: gr.Markdown
     summary: gr.Markdown
     sentences: gr.HighlightedText
     effects: gr.Dataframe
@@ -122,24 +151,25 @@ class WhyPanel:
     @property
     def explained(self) -> list:
         """What a new explanation fills (and the token detail it clears)."""
-        return [self.hint, self.detail, self.summary, self.sentences, self.effects, self.prefixes, self.tokens,
-                self.token_note, self.attribution, self.attribution_note]
+        return [self.hint, self.detail, self.progress, self.summary, self.sentences, self.effects, self.prefixes,
+                self.tokens, self.token_note, self.attribution, self.attribution_note]
 
     def offered(self, labels: list[str]) -> dict:
         """The panel after a scoring: its responses offered in the picker, nothing explained yet."""
         return {self.panel: gr.update(visible=True), self.picker: gr.update(choices=labels, value=None),
-                **self._unexplained()}
+                **self.unexplained()}
 
     def emptied(self) -> dict:
         """The panel as on a fresh page: hidden, with nothing to offer."""
         return {self.panel: gr.update(visible=False), self.picker: gr.update(choices=[], value=None),
-                **self._unexplained()}
+                **self.unexplained()}
 
-    def _unexplained(self) -> dict:
-        return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=False), self.summary: "",
-                self.sentences: None, self.effects: None, self.prefixes: None, self.tokens: None,
-                self.token_note: "", self.attribution: gr.update(value=None, visible=False),
-                self.attribution_note: ""}
+    def unexplained(self) -> dict:
+        """Nothing explained: the hint shown, every part of the detail emptied and hidden."""
+        hidden = gr.update(value=None, visible=False)
+        return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=False), self.progress: hidden,
+                self.summary: "", self.sentences: hidden, self.effects: hidden, self.prefixes: hidden,
+                self.tokens: None, self.token_note: "", self.attribution: hidden, self.attribution_note: ""}
 
 
 def build_why_panel() -> WhyPanel:
@@ -150,19 +180,21 @@ def build_why_panel() -> WhyPanel:
                              interactive=True, elem_id="why-picker")
         hint = gr.Markdown(text.WHY_EMPTY, elem_id="why-hint", elem_classes=["empty-hint"])
         with gr.Column(visible=False, elem_id="why-detail") as detail:
+            progress = gr.Markdown(visible=False, elem_id="why-progress", elem_classes=["hint"])
             summary = gr.Markdown(elem_id="why-summary")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=6, min_width=300):
                     sentences = gr.HighlightedText(label="Sentences that move the reward", show_legend=True,
-                                                   show_inline_category=False, elem_id="why-sentences")
+                                                   show_inline_category=False, visible=False,
+                                                   elem_id="why-sentences")
                     gr.Markdown(SENTENCE_LEGEND, elem_classes=["hint"])
                     effects = gr.Dataframe(label="Each sentence's effect: the reward minus the reward without it",
-                                           interactive=False, wrap=True, column_widths=["7%", "59%", "14%", "20%"],
-                                           elem_id="why-effects")
+                                           interactive=False, wrap=True, column_widths=["9%", "57%", "14%", "20%"],
+                                           visible=False, elem_id="why-effects")
                 with gr.Column(scale=4, min_width=300):
                     prefixes = gr.LinePlot(x="Sentences", y="Reward", label="Reward as the answer unfolds",
                                            x_title="Sentences so far", y_title="Reward (logit)", height=280,
-                                           elem_id="why-prefixes")
+                                           visible=False, elem_id="why-prefixes")
             tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
                                         show_inline_category=False, elem_id="why-tokens")
             token_note = gr.Markdown(elem_id="why-token-note")
@@ -171,27 +203,36 @@ def build_why_panel() -> WhyPanel:
             attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
                                              visible=False, elem_id="why-attribution")
             attribution_note = gr.Markdown(elem_id="why-attribution-note")
-    return WhyPanel(panel, picker, hint, detail, summary, sentences, effects, prefixes, tokens, token_note, attribute,
-                    attribution, attribution_note)
+    return WhyPanel(panel, picker, hint, detail, progress, summary, sentences, effects, prefixes, tokens, token_note,
+                    attribute, attribution, attribution_note)
 
 
-def explain_choice(service: RewardService, why: WhyPanel, scored: dict | None, label: str | None) -> dict:
-    """The panel's content for the chosen response of the last scoring (nothing changes without one)."""
+def explain_choice(service: RewardService, why: WhyPanel, probes: ProbesPanel, scored: dict | None,
+                   label: str | None) -> Iterator[dict]:
+    """The panel for the chosen response of the last scoring, part by part as each is ready: the score and the
+    tokens read at once, then each sentence's effect, then the answer as it unfolds, then the probes, with a line
+    saying what comes next (nothing changes without a chosen response)."""
     if not scored or not label or label not in scored["responses"]:
-        return gr.skip()
+        yield gr.skip()
+        return
+    prompt, response = scored["prompt"], scored["responses"][label]
     with problems_as_messages("Explaining", "Try a shorter response"):
-        explanation = service.explain(scored["prompt"], scored["responses"][label]).as_dict()
-    n = len(explanation["sentences"])
-    unfolds = ("the chart scores the answer cut after each sentence." if n > 1 else
-               "with one sentence there is nothing to unfold, so there is no chart.")
-    summary = (f"**{label}** scores **{explanation['score']:+.3f}**. Each of its {n} sentence{'s' * (n != 1)} was "
-               f"taken out in turn and the rest scored again; {unfolds}")
-    return {why.hint: gr.update(visible=False), why.detail: gr.update(visible=True), why.summary: summary,
-            why.sentences: sentence_view(explanation), why.effects: effects_table(explanation),
-            why.prefixes: prefix_frame(explanation),
-            why.tokens: token_view(explanation["tokens"], TRAINED_LENGTH),
-            why.token_note: token_note(explanation, TRAINED_LENGTH),
-            why.attribution: gr.update(value=None, visible=False), why.attribution_note: ""}
+        steps = service.explain_steps(prompt, response)
+        explanation = next(steps).as_dict()
+        n = explanation["sentence_count"]
+        next_up = f"⏳ Taking out each {explanation['unit']} in turn…" if n else "⏳ Probing…"
+        yield {**probes.emptied(), **why.unexplained(), why.hint: gr.update(visible=False),
+               why.detail: gr.update(visible=True), why.progress: gr.update(value=next_up, visible=True),
+               why.summary: f"**{label}** scores **{explanation['score']:+.3f}**.",
+               why.tokens: token_view(explanation["tokens"], TRAINED_LENGTH),
+               why.token_note: token_note(explanation, TRAINED_LENGTH)}
+        explanation = next(steps).as_dict()
+        yield {why.summary: summary_text(label, explanation), why.sentences: sentence_view(explanation),
+               why.effects: effects_table(explanation),
+               why.progress: "⏳ Scoring the answer as it unfolds…" if n > 1 else "⏳ Probing…"}
+        explanation = next(steps).as_dict()
+        yield {why.prefixes: prefix_frame(explanation), why.progress: "⏳ Probing…"}
+    yield {**probe_choice(service, probes, scored, label), why.progress: gr.update(value="", visible=False)}
 
 
 def attribute_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
