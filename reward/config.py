@@ -63,6 +63,14 @@ ATTRIBUTION_STEPS = 32
 """Integrated-gradient steps of the Why this score panel's token detail (and ``/attribute``'s default)."""
 MAX_ATTRIBUTION_STEPS = 256
 """Most steps one attribution may ask for: each step is a forward and a backward pass."""
+ATTRIBUTION_STEP_LADDER = (8, 16, 32, 64)
+"""Steps an attribution without a set number tries, in turn, until its completeness gap is small enough: the
+Gauss-Legendre rule on a smooth network is usually there at 8, and each try costs that many forward and backward
+passes."""
+ATTRIBUTION_GAP_TARGET = 0.02
+"""Small enough: a completeness gap of at most 2% of |score - baseline score| (or of at most
+``ATTRIBUTION_GAP_NEGLIGIBLE`` logits, for a pair whose score barely differs from its baseline's)."""
+ATTRIBUTION_GAP_NEGLIGIBLE = 1e-3
 WORST_PAIRS_SHOWN = 10
 """Worst-judged pairs listed by the Evaluate tab."""
 WORST_PAIRS_PRINTED = 5

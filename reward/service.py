@@ -18,7 +18,7 @@ from reward.model.precision import precision_note
 from reward.model.requests import ScoringRequest, check_request, check_steps
 from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
 
-from .config import ATTRIBUTION_STEPS, MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
+from .config import MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ class RewardService:
         request = self.check(prompt, [response])
         return probe(self.model(), request.prompt, request.responses[0])
 
-    def attribute(self, prompt: object, response: object, steps: object = ATTRIBUTION_STEPS):
+    def attribute(self, prompt: object, response: object, steps: object = None):
         """Integrated gradients per token (see :func:`reward.insight.attribution.attribute`); limits as :meth:`rank`.
+        Without ``steps``, as few as make the completeness gap small enough.
 
         Raises:
             InvalidRequest: the input breaks a documented limit, or ``steps`` is out of range.
@@ -134,8 +135,9 @@ class RewardService:
         from reward.insight.attribution import attribute
 
         request = self.check(prompt, [response])
-        check_steps(steps)
-        return attribute(self.model(), request.prompt, request.responses[0], steps=int(steps))
+        if steps is not None:
+            steps = check_steps(steps)
+        return attribute(self.model(), request.prompt, request.responses[0], steps=steps)
 
     def describe(self) -> ModelInfo:
         """What is (or would be) loaded: the model panel's content."""

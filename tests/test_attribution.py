@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from reward.config import ATTRIBUTION_STEP_LADDER
 from reward.insight.attribution import AttributionUnavailable, attribute
 from reward.insight.explain import explain
 from tests.reference import card_score
@@ -99,9 +100,46 @@ def test_tokens_and_shape(tiny_model):
     assert [(t.token, t.part, t.position, t.late) for t in result.tokens] == \
         [(t.token, t.part, t.position, t.late) for t in explain(tiny_model, PROMPT, TEN).tokens]
     data = result.as_dict()
-    assert set(data) == {"tokens", "score", "baseline_score", "completeness_gap", "completeness_gap_relative", "steps"}
+    assert set(data) == {"tokens", "score", "baseline_score", "completeness_gap", "completeness_gap_relative", "steps",
+                         "steps_tried"}
     assert set(data["tokens"][0]) == {"token", "part", "position", "late", "value"}
-    assert data["steps"] == 4 and json.loads(json.dumps(data)) == data
+    assert data["steps"] == 4 and data["steps_tried"] == [4] and json.loads(json.dumps(data)) == data
+
+
+# -- steps chosen by the gap ------------------------------------------------------------------------
+
+def same_values(a, b):
+    scale = max(1.0, max(abs(t.value) for t in a.tokens))
+    return [t.value for t in a.tokens] == pytest.approx([t.value for t in b.tokens], abs=1e-6 * scale)
+
+
+@pytest.mark.parametrize("response", [SHORT, TEN], ids=["short", "ten-sentences"])
+def test_without_steps_the_fewest_steps_that_close_the_gap_are_used(smooth, response):
+    """The smooth model closes the gap at the ladder's first rung: the answer is that rung's fixed-step answer."""
+    chosen = attribute(smooth, PROMPT, response)
+    assert chosen.tried == ATTRIBUTION_STEP_LADDER[:len(chosen.tried)] and chosen.steps == chosen.tried[-1]
+    assert chosen.small_enough and chosen.completeness_gap_relative < 0.05
+    fixed = attribute(smooth, PROMPT, response, steps=chosen.steps)
+    assert same_values(chosen, fixed) and (chosen.score, chosen.baseline_score) == (fixed.score, fixed.baseline_score)
+    for fewer in chosen.tried[:-1]:
+        assert not attribute(smooth, PROMPT, response, steps=fewer).small_enough
+    assert chosen.as_dict()["steps_tried"] == list(chosen.tried)
+
+
+def test_a_rough_model_climbs_the_ladder_and_says_so(tiny_model, monkeypatch):
+    """The rough tiny model needs more steps: each rung tried before the kept one had too large a gap, and the
+    ladder stops at its last rung whatever the gap."""
+    import reward.insight.attribution as module
+
+    monkeypatch.setattr(module, "ATTRIBUTION_STEP_LADDER", (2, 4, 8))
+    chosen = attribute(tiny_model, PROMPT, TEN)
+    assert chosen.tried == (2, 4, 8)[:len(chosen.tried)] and chosen.steps == chosen.tried[-1]
+    for fewer in chosen.tried[:-1]:
+        assert not attribute(tiny_model, PROMPT, TEN, steps=fewer).small_enough
+    assert chosen.small_enough or chosen.steps == 8
+    monkeypatch.setattr(module, "ATTRIBUTION_GAP_TARGET", 0.0)
+    monkeypatch.setattr(module, "ATTRIBUTION_GAP_NEGLIGIBLE", 0.0)
+    assert attribute(tiny_model, PROMPT, TEN).tried == (2, 4, 8)  # never small enough: every rung, the last kept
 
 
 @pytest.mark.parametrize("prompt, response", [

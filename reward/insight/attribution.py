@@ -18,7 +18,13 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass
 
-from reward.config import ATTRIBUTION_PASS_TOKENS, ATTRIBUTION_PASS_TOKENS_ELSEWHERE
+from reward.config import (
+    ATTRIBUTION_GAP_NEGLIGIBLE,
+    ATTRIBUTION_GAP_TARGET,
+    ATTRIBUTION_PASS_TOKENS,
+    ATTRIBUTION_PASS_TOKENS_ELSEWHERE,
+    ATTRIBUTION_STEP_LADDER,
+)
 
 from .explain import Token, tokens_read
 
@@ -48,6 +54,15 @@ class Attribution:
     baseline_score: float
     """The reward with every prompt and response token replaced by [PAD]."""
     steps: int
+    """The steps these values come from."""
+    tried: tuple[int, ...] = ()
+    """For an attribution whose steps were chosen by its gap: every number of steps tried, the last one kept."""
+
+    @property
+    def small_enough(self) -> bool:
+        """The completeness gap is within ``ATTRIBUTION_GAP_TARGET`` of the spread, or negligible."""
+        return self.completeness_gap <= max(ATTRIBUTION_GAP_TARGET * abs(self.score - self.baseline_score),
+                                            ATTRIBUTION_GAP_NEGLIGIBLE)
 
     @property
     def completeness_gap(self) -> float:
@@ -65,7 +80,8 @@ class Attribution:
 
     def as_dict(self) -> dict:
         """Plain JSON-ready data: ``tokens`` (token, part, position, late, value), ``score``, ``baseline_score``,
-        ``completeness_gap``, ``completeness_gap_relative`` and ``steps``."""
+        ``completeness_gap``, ``completeness_gap_relative``, ``steps`` and ``steps_tried`` (the steps tried when
+        they were chosen by the gap; ``[steps]`` when they were given)."""
         return {
             "tokens": [asdict(t) for t in self.tokens],
             "score": self.score,
@@ -73,10 +89,11 @@ class Attribution:
             "completeness_gap": self.completeness_gap,
             "completeness_gap_relative": self.completeness_gap_relative,
             "steps": self.steps,
+            "steps_tried": list(self.tried or (self.steps,)),
         }
 
 
-def attribute(model, prompt: str, response: str, steps: int = 32) -> Attribution:
+def attribute(model, prompt: str, response: str, steps: int | None = None) -> Attribution:
     """Integrated gradients of the reward over the word embeddings of each token of (prompt, response).
 
     Args:
@@ -84,12 +101,14 @@ def attribute(model, prompt: str, response: str, steps: int = 32) -> Attribution
         prompt: the prompt, may be empty.
         response: the response, may be empty.
         steps: points on the path from baseline to input (Gauss-Legendre); each is a forward and a backward pass.
+            None: as few as make the completeness gap small enough (``Attribution.small_enough``), trying the
+            numbers of ``ATTRIBUTION_STEP_LADDER`` in turn (the last one is kept whatever its gap).
 
     Raises:
         AttributionUnavailable: the model is int8, or its tokenizer has no [PAD] token.
         ValueError: ``steps`` is below 1.
     """
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise ValueError(f"steps={steps}: integrated gradients need at least 1 step.")
     import torch
 
@@ -112,21 +131,26 @@ def attribute(model, prompt: str, response: str, steps: int = 32) -> Attribution
         with turn:
             return _reward(network, words, input_ids, attention_mask)
 
-    values = [0.0] * len(read.ids)
+    ladder = ATTRIBUTION_STEP_LADDER if steps is None else (steps,)
     if not bool(content.any()):
         # Nothing to replace: the baseline is the input, so it is scored once (two rows of one batch may round apart).
         with torch.no_grad():
             score = baseline_score = forward(ids, mask).item()
-    else:
-        with torch.no_grad():
-            score, baseline_score = forward(torch.cat([ids, baseline]), torch.cat([mask, mask])).tolist()
-        per_pass = CHUNK_TOKENS.get(device.type, OTHER_CHUNK_TOKENS) // len(read.ids)
-        integrated = _taking_turns(forward, words, turn=turn)
-        attributions = integrated.attribute(ids, baselines=baseline, additional_forward_args=(mask,), n_steps=steps,
-                                            method="gausslegendre", internal_batch_size=max(1, min(steps, per_pass)))
+        return Attribution([AttributedToken(**asdict(t), value=0.0) for t in read.tokens], score, baseline_score,
+                           ladder[0], ladder[:1] if steps is None else ())
+    with torch.no_grad():
+        score, baseline_score = forward(torch.cat([ids, baseline]), torch.cat([mask, mask])).tolist()
+    per_pass = CHUNK_TOKENS.get(device.type, OTHER_CHUNK_TOKENS) // len(read.ids)
+    integrated = _taking_turns(forward, words, turn=turn)
+    for tried, n in enumerate(ladder, start=1):
+        attributions = integrated.attribute(ids, baselines=baseline, additional_forward_args=(mask,), n_steps=n,
+                                            method="gausslegendre", internal_batch_size=max(1, min(n, per_pass)))
         values = attributions.detach().float().sum(dim=-1)[0].tolist()
-    tokens = [AttributedToken(**asdict(t), value=v) for t, v in zip(read.tokens, values)]
-    return Attribution(tokens=tokens, score=score, baseline_score=baseline_score, steps=steps)
+        result = Attribution([AttributedToken(**asdict(t), value=v) for t, v in zip(read.tokens, values)], score,
+                             baseline_score, n, ladder[:tried] if steps is None else ())
+        if result.small_enough:
+            break
+    return result
 
 
 def _reward(network, words, input_ids, attention_mask):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from reward.config import ATTRIBUTION_STEPS
+from reward.config import ATTRIBUTION_GAP_TARGET, ATTRIBUTION_STEPS
 from reward.insight.explain import TRAINED_LENGTH
 from reward.model.requests import check_steps
 from reward.service import RewardService
@@ -117,9 +117,13 @@ def attribution_views(result: dict) -> tuple[list[tuple[str, float]], str]:
                     _scaled([t["value"] for t in tokens])))
     gap = result["completeness_gap"]
     spread = abs(result["score"] - result["baseline_score"])
+    tried = result["steps_tried"]
+    chosen = ("" if len(tried) < 2 else
+              f" (tried {', '.join(map(str, tried[:-1]))} first: the gap was still over {ATTRIBUTION_GAP_TARGET:.0%})")
     note = (f"{TOKEN_DETAIL} Reward {result['score']:+.3f}, baseline {result['baseline_score']:+.3f}; the "
             f"attributions add up to {sum(t['value'] for t in tokens):+.3f}, off by {gap:.3f}"
-            + (f" ({gap / spread:.1%} of the difference)" if spread else "") + f" after {result['steps']} steps.")
+            + (f" ({gap / spread:.1%} of the difference)" if spread else "") + f" after {result['steps']} steps"
+            + chosen + ".")
     return view, note
 
 
@@ -198,7 +202,7 @@ def build_why_panel() -> WhyPanel:
             tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
                                         show_inline_category=False, elem_id="why-tokens")
             token_note = gr.Markdown(elem_id="why-token-note")
-            attribute = gr.Button(f"Token detail (integrated gradients, {ATTRIBUTION_STEPS} steps)", size="sm",
+            attribute = gr.Button("Token detail (integrated gradients)", size="sm",
                                   elem_id="why-attribute-btn")
             attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
                                              visible=False, elem_id="why-attribution")
