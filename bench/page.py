@@ -40,10 +40,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from explain import LONG  # noqa: E402
 from explain import PROMPT as LONG_PROMPT  # noqa: E402
 from explain import RESPONSE as TEN_SENTENCES  # noqa: E402
 from explain import load_average, median_spread, model_folder  # noqa: E402
-from load import app_running  # noqa: E402
+from load import app_running, rss_mib  # noqa: E402
 
 
 class PageSession:
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     folder, model_name, keep = model_folder(args.quick, args.data)
     times: dict[str, list[float]] = {}
     steps_seen = []
-    with app_running("page", str(folder)) as (_, url):
+    memory = []
+    with app_running("page", str(folder)) as (server, url):
         api = Client(url, verbose=False)
         for run in range(repeats):
             page = PageSession(url)
@@ -139,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             detail, out = page.send("attribute_picked", [None, label])
             times.setdefault("token detail, 200-token answer", []).append(detail[-1])
             steps_seen.append(_steps(out))
+            # a long answer of many short sentences, explained through the API: bounded answer and memory
+            before = rss_mib(server.pid)
+            start = time.perf_counter()
+            explained = api.predict(LONG_PROMPT, LONG, api_name="/explain")
+            times.setdefault(f"/explain, {len(LONG):,}-character answer of 1,400 sentences", []).append(
+                time.perf_counter() - start)
+            memory.append((before, rss_mib(server.pid), len(json.dumps(explained))))
             page.close()
     del keep
     print(f"\nModel: {model_name}, `python app.py` on this machine ({os.cpu_count()} cores), the page's events sent "
@@ -147,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|")
     for name, values in times.items():
         print(f"| {name} | {median_spread(values)} |")
-    print(f"\nToken detail: {', '.join(steps_seen)}. Load average at start / end: {load_start} / {load_average()}")
+    print(f"\nToken detail: {', '.join(steps_seen)}. The long /explain: answers of "
+          f"{', '.join(f'{size / 1e3:,.0f} kB' for _, _, size in memory)}; server memory before / after it "
+          f"{', '.join(f'{a:,.0f} / {b:,.0f} MiB' for a, b, _ in memory)}. "
+          f"Load average at start / end: {load_start} / {load_average()}")
     return 0
 
 
