@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    from reward.model.precision import cpu_has_native_bf16
+    from reward.model.precision import native_bf16_names, read_cpu_flags
     from reward.model.reward_model import pick_device
     from reward.model.tiny import build_tiny_reward_model
 
@@ -359,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- contenders
     phase("loading the contenders")
-    native_bf16 = device.type != "cpu" or cpu_has_native_bf16()
+    cpu_native_bf16 = bool(native_bf16_names(read_cpu_flags() or frozenset()))
+    native_bf16 = device.type != "cpu" or cpu_native_bf16
     contenders = [card_contender(folder, device), pipeline_contender(folder, device),
                   wrapper_contender(folder, device, "fp32", args.batch_size, "c")]
     for size in [int(s) for s in args.extra_batch_sizes.split(",") if s.strip()]:
@@ -386,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Scoring benchmark: {model_name}", flush=True)
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} threads "
           f"{torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"native bf16 {'yes' if cpu_has_native_bf16() else 'no'}; device {device}"
+          f"CPU has native bf16 {'yes' if cpu_native_bf16 else 'no'}; device {device}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), flush=True)
     print(f"text: {source}; file: {len(file_pairs)} pairs, tokens median {statistics.median(file_tokens):.0f}, "
           f"mean {statistics.mean(file_tokens):.0f}, max {max(file_tokens)}; repeats {args.repeats}", flush=True)
