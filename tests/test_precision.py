@@ -9,6 +9,7 @@ machine, and load the tiny model with it on this one.
 No timing thresholds: speed is what bench/benchmark.py measures and prints.
 """
 
+import importlib.util
 import itertools
 import re
 import subprocess
@@ -282,3 +283,46 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
         assert text in table, f"{text!r} missing from the benchmark's table:\n{table}"
     assert table in done.stdout
 
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("benchmark", ROOT / "bench" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("benchmark", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmarks_ranking_agreement_matches_an_independent_count():
+    from scipy.stats import kendalltau
+
+    agreement = _benchmark_module().ranking_agreement
+    reference = [[3.0, 1.0, 2.0, 0.5], [0.1, 0.2, 0.3, 0.4], [5.0, -1.0, 2.0, 4.0]]
+    same = agreement(reference, reference)
+    assert same == {"same order": 1.0, "same best": 1.0, "kendall tau": 1.0, "widest flip": 0.0}
+    # Prompt 2 reversed; prompt 3 with its 2.0 and 4.0 swapped (a gap of 2.0), its best kept.
+    other = [[3.0, 1.0, 2.0, 0.5], [0.4, 0.3, 0.2, 0.1], [5.0, -1.0, 4.5, 1.0]]
+    got = agreement(reference, other)
+    taus = [kendalltau(a, b).statistic for a, b in zip(reference, other)]
+    assert got["kendall tau"] == pytest.approx(sum(taus) / len(taus))
+    assert got["same order"] == pytest.approx(1 / 3) and got["same best"] == pytest.approx(2 / 3)
+    assert got["widest flip"] == pytest.approx(2.0)  # prompt 3's swap; prompt 2's gaps are at most 0.3
+
+
+def test_the_benchmarks_bf16_comparison_runs_on_a_given_model(tiny_model_dir, tmp_path):
+    out = tmp_path / "bf16.md"
+    done = subprocess.run(
+        [sys.executable, "bench/benchmark.py", "--model", str(tiny_model_dir), "--bf16", "--threads", "1",
+         "--repeats", "1", "--prompts", "6", "--data", str(tmp_path), "--markdown", str(out)],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = out.read_text()
+    picked = choose_precision("auto", "cpu")
+    for text in (f"{tiny_model_dir}, on cpu", "6 prompts x 4 responses = 24 pairs", "| fp32 |", "| bf16 |", "bf16 / fp32 speed", "max ",
+                 "of the spread", "same order of all 4 responses", "Kendall tau", "bf16 flags in /proc/cpuinfo",
+                 f"REWARD_PRECISION=auto picks {picked.precision} ({picked.reason})"):
+        assert text in table, f"{text!r} missing from the bf16 comparison:\n{table}"
+    assert table in done.stdout
+    names = re.findall(r"^model name\s*:(.*)$", Path("/proc/cpuinfo").read_text(errors="replace"), re.MULTILINE) \
+        if Path("/proc/cpuinfo").is_file() else []
+    if names:
+        assert f"CPU: {names[0].strip()}," in table
