@@ -3,6 +3,7 @@
     python bench/benchmark.py             # BERT-base size, HH-RLHF length mix (8-10 min on 2 idle cores)
     python bench/benchmark.py --quick     # the tiny test model, in seconds: proves the script runs
     python bench/benchmark.py --device cuda --markdown bench/results.md
+    python bench/benchmark.py --bf16      # only fp32 against bf16, BERT-base size (6 min on 2 busy shared cores)
 
 Model: ``BertConfig()`` with ``vocab_size=28996, num_labels=1`` and random weights, the
 exact shape of ``nicholasKluge/RewardModel`` (random weights run exactly as fast as the
@@ -29,6 +30,14 @@ them alike; the table shows medians, the min-max spread, the ratio to (a), the l
 score difference against (a), the pairwise order agreement with (a), and the share of
 the machine's measured matrix-multiply peak that the useful arithmetic reaches.
 Finally a fresh process loads the BERT-base folder and answers one request: start-up.
+
+``--bf16`` instead sets fp32 against bf16 in the wrapper, on the same BERT-base model: each of
+``--prompts`` prompts with ``--candidates`` responses (its own and others'), pairs/s of each and the
+speed ratio, the largest score difference (absolute, and as a share of the fp32 scores' spread), and
+whether each prompt's responses come out in the same order (share of prompts, same best response,
+Kendall tau). It prints the CPU's name, the bf16 flags /proc/cpuinfo lists, and what
+``REWARD_PRECISION=auto`` picks on it. Random weights score every response nearly alike, so their
+orders flip at the slightest change; ``--model`` measures a trained model instead.
 """
 
 from __future__ import annotations
@@ -277,6 +286,130 @@ def measure_startup(folder: Path, device: str) -> dict:
     raise RuntimeError("the start-up process failed:\n" + proc.stderr.read()[-2000:])
 
 
+# -- fp32 against bf16 (--bf16) --------------------------------------------------------------
+
+def ranking_agreement(reference: list[list[float]], other: list[list[float]]) -> dict[str, float]:
+    """How alike two scorings rank each prompt's responses (one list of scores per prompt).
+
+    ``same order``: share of prompts whose responses come out in exactly the same order;
+    ``same best``: share whose top response is the same; ``kendall tau``: the mean over
+    prompts of (concordant - discordant) / pairs; ``widest flip``: the largest gap in ``reference``
+    between two responses of a prompt that ``other`` puts the other way round (0 if none): flips
+    only between near-ties are flips a reader would not notice.
+    """
+    same_order = same_best = 0
+    taus: list[float] = []
+    widest_flip = 0.0
+    for ref, got in zip(reference, other, strict=True):
+        same_order += sorted(range(len(ref)), key=ref.__getitem__) == sorted(range(len(got)), key=got.__getitem__)
+        same_best += max(range(len(ref)), key=ref.__getitem__) == max(range(len(got)), key=got.__getitem__)
+        concordant = discordant = 0
+        for i in range(len(ref)):
+            for j in range(i + 1, len(ref)):
+                sign = (ref[i] - ref[j]) * (got[i] - got[j])
+                concordant += sign > 0
+                discordant += sign < 0
+                if sign < 0:
+                    widest_flip = max(widest_flip, abs(ref[i] - ref[j]))
+        pairs = len(ref) * (len(ref) - 1) // 2
+        taus.append((concordant - discordant) / pairs if pairs else 1.0)
+    n = len(reference)
+    return {"same order": same_order / n, "same best": same_best / n, "kendall tau": statistics.mean(taus),
+            "widest flip": widest_flip}
+
+
+def cpu_bf16_line() -> str:
+    """This CPU's name, the bf16 flags /proc/cpuinfo lists, torch's own probe of them, and what auto picks."""
+    import torch
+
+    from reward.model.precision import choose_precision, native_bf16_names, read_cpu_flags
+
+    flags = read_cpu_flags()
+    found = "unreadable" if flags is None else ", ".join(sorted(f for f in flags if "bf16" in f)) or "none"
+    probes = []
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):  # private: present in torch 2.x
+        probe = getattr(torch.cpu, name, None)
+        if probe is not None:
+            probes.append(f"{name.strip('_')} {probe()}")
+    choice = choose_precision("auto", "cpu")
+    return (f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; bf16 flags in /proc/cpuinfo: {found}"
+            f" (native: {', '.join(native_bf16_names(flags)) if flags else 'no'}); torch's probe: "
+            f"{', '.join(probes) or 'n/a'}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"REWARD_PRECISION=auto picks {choice.precision} ({choice.reason})")
+
+
+def compare_bf16(folder: Path, device, prompts: list[tuple[str, list[str]]], args, model_name: str) -> list[str]:
+    """fp32 against bf16 in the wrapper on the same prompts: speed, score difference, ranking agreement.
+
+    The two take turns ``args.chunk`` pairs at a time (who goes first alternates), so that other
+    work on a shared machine slows both alike; the ratio is taken within each repeat.
+    """
+    import torch
+
+    from reward.model.reward_model import load_reward_model
+
+    models = {p: load_reward_model(folder, device=str(device), precision=p, batch_size=args.batch_size)
+              for p in ("fp32", "bf16")}
+    flat_prompts = [p for p, candidates in prompts for _ in candidates]
+    flat_responses = [r for _, candidates in prompts for r in candidates]
+    for rm in models.values():  # warm up: the first calls allocate and pick kernels
+        rm.score_pairs(flat_prompts[:2], flat_responses[:2])
+    n = len(flat_prompts)
+    scores = {p: [math.nan] * n for p in models}
+    times: dict[str, list[float]] = {p: [] for p in models}
+    for repeat in range(args.repeats):
+        spent = dict.fromkeys(models, 0.0)
+        for k, start in enumerate(range(0, n, args.chunk)):
+            order = list(models) if (k + repeat) % 2 == 0 else list(models)[::-1]
+            for p in order:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                began = time.perf_counter()
+                got = models[p].score_pairs(flat_prompts[start:start + args.chunk],
+                                            flat_responses[start:start + args.chunk])
+                spent[p] += time.perf_counter() - began
+                scores[p][start:start + len(got)] = [s.score for s in got]
+        for p in models:
+            times[p].append(spent[p])
+        phase(f"repeat {repeat + 1}: fp32 {n / spent['fp32']:.2f} pairs/s, bf16 {n / spent['bf16']:.2f} pairs/s")
+    rates = {p: statistics.median(n / t for t in times[p]) for p in models}
+    speedup = statistics.median(a / b for a, b in zip(times["fp32"], times["bf16"]))
+    diffs = [abs(a - b) for a, b in zip(scores["fp32"], scores["bf16"])]
+    spread = max(scores["fp32"]) - min(scores["fp32"])
+
+    def per_prompt(flat: list[float]) -> list[list[float]]:
+        out, at = [], 0
+        for _, candidates in prompts:
+            out.append(flat[at:at + len(candidates)])
+            at += len(candidates)
+        return out
+
+    agree = ranking_agreement(per_prompt(scores["fp32"]), per_prompt(scores["bf16"]))
+    flip = (f"{agree['widest flip']:.2e} ({100 * agree['widest flip'] / spread:.1f}% of the spread)"
+            if agree["widest flip"] else "none")
+    k = len(prompts[0][1])
+    return [
+        (f"fp32 against bf16 in the wrapper (batch {args.batch_size}), {model_name}, on {device}. {len(prompts)} "
+         f"prompts x {k} responses = {n} pairs; medians of {args.repeats} runs, the two taking turns every "
+         f"{args.chunk} pairs."),
+        "",
+        cpu_bf16_line(),
+        "",
+        "| precision | pairs/s | runs (pairs/s) |",
+        "|---|---:|---:|",
+        *(f"| {p} | {rates[p]:.2f} | {', '.join(f'{n / t:.2f}' for t in times[p])} |" for p in models),
+        "",
+        f"- bf16 / fp32 speed: **{speedup:.2f}x** (median over runs of fp32's time / bf16's time)",
+        (f"- score difference bf16 - fp32: max {max(diffs):.2e}, median {statistics.median(diffs):.2e}; the fp32 "
+         f"scores span {spread:.3f}, so the max is **{100 * max(diffs) / spread:.2f}%** of the spread"),
+        (f"- ranking agreement per prompt: same order of all {k} responses **{100 * agree['same order']:.0f}%**, "
+         f"same best response {100 * agree['same best']:.0f}%, mean Kendall tau {agree['kendall tau']:.3f}; "
+         f"the widest fp32 gap between two responses that bf16 swaps: {flip}"),
+        "",
+        f"Load average at start / end: {args.load_at_start} / {load_average()}.",
+    ]
+
+
 _T0 = time.perf_counter()
 
 
@@ -306,9 +439,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="pairs per turn; a mode far slower than (a) (bf16 on a CPU without bf16) runs one chunk once")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this markdown file")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    parser.add_argument("--bf16", action="store_true",
+                        help="only fp32 against bf16 in the wrapper: speed, score difference, ranking agreement "
+                             "(a few minutes on 2 cores)")
+    parser.add_argument("--prompts", type=int, default=20, help="--bf16: prompts to rank responses to (default 20)")
+    parser.add_argument("--candidates", type=int, default=4,
+                        help="--bf16: responses per prompt, its own and others' (default 4)")
+    parser.add_argument("--model", help="a reward model folder (or hub id) to measure instead of random weights, "
+                                        "e.g. nicholasKluge/RewardModel where the hub is reachable")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    load_at_start = load_average()
+    load_at_start = args.load_at_start = load_average()
 
     warnings.filterwarnings("ignore")
     import torch
@@ -316,13 +457,13 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    from reward.model.precision import cpu_has_native_bf16
+    from reward.model.precision import native_bf16_names, read_cpu_flags
     from reward.model.reward_model import pick_device
     from reward.model.tiny import build_tiny_reward_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.repeats = args.repeats or (2 if args.quick else 3)
+    args.repeats = args.repeats or (2 if args.quick or args.bf16 else 3)
     args.requests = args.requests or (2 if args.quick else 5)
     device = pick_device(args.device)
     dialogues, source = load_dialogues(args.data)
@@ -337,7 +478,9 @@ def main(argv: list[str] | None = None) -> int:
                 for k in SIZES}
 
     phase("building the model" if not args.quick else "building the tiny model")
-    if args.quick:
+    if args.model:  # a trained model: its own score spread, which random weights cannot stand for
+        folder = model_name = args.model
+    elif args.quick:
         tmp = tempfile.TemporaryDirectory()
         folder = build_tiny_reward_model(Path(tmp.name) / "tiny")
         model_name = "tiny test model (reward/model/tiny.py)"
@@ -356,10 +499,26 @@ def main(argv: list[str] | None = None) -> int:
         return [min(512, len(tokenizer(p, r)["input_ids"])) for p, r in pairs]
 
     file_tokens = tokens_of(file_pairs)
+    if args.bf16:
+        # Each prompt with its own response and responses to other prompts (mixed lengths).
+        others = scored[args.prompts:]
+        ranked = [(prompt, [own] + [others[(i * (args.candidates - 1) + j) % len(others)][1]
+                                    for j in range(args.candidates - 1)])
+                  for i, (prompt, own) in enumerate(scored[:args.prompts])]
+        phase("fp32 against bf16")
+        lines = compare_bf16(folder, device, ranked, args, model_name)
+        lines[0] += f" Text: {source}; benchmark wall time {time.perf_counter() - began:.0f} s."
+        table = "\n".join(lines)
+        print("\n" + table, flush=True)
+        if args.markdown:
+            args.markdown.write_text(table + "\n", encoding="utf-8")
+            print(f"\nwrote {args.markdown}")
+        return 0
 
     # -- contenders
     phase("loading the contenders")
-    native_bf16 = device.type != "cpu" or cpu_has_native_bf16()
+    cpu_native_bf16 = bool(native_bf16_names(read_cpu_flags() or frozenset()))
+    native_bf16 = device.type != "cpu" or cpu_native_bf16
     contenders = [card_contender(folder, device), pipeline_contender(folder, device),
                   wrapper_contender(folder, device, "fp32", args.batch_size, "c")]
     for size in [int(s) for s in args.extra_batch_sizes.split(",") if s.strip()]:
@@ -386,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Scoring benchmark: {model_name}", flush=True)
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} threads "
           f"{torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"native bf16 {'yes' if cpu_has_native_bf16() else 'no'}; device {device}"
+          f"CPU has native bf16 {'yes' if cpu_native_bf16 else 'no'}; device {device}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""), flush=True)
     print(f"text: {source}; file: {len(file_pairs)} pairs, tokens median {statistics.median(file_tokens):.0f}, "
           f"mean {statistics.mean(file_tokens):.0f}, max {max(file_tokens)}; repeats {args.repeats}", flush=True)

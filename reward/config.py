@@ -14,8 +14,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "nicholasKluge/RewardModel"
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-"""fp32 is exact; the others trade a little accuracy for speed (see reward.model.precision)."""
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "auto")
+"""fp32 is exact; the others trade a little accuracy for speed; auto picks bf16 where the hardware multiplies it
+natively, fp32 elsewhere (see reward.model.precision)."""
+BF16_GPU_CAPABILITY = (8, 0)
+"""REWARD_PRECISION=auto picks bf16 on CUDA GPUs of this compute capability or later (Ampere on: bf16 tensor cores)."""
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -207,8 +210,9 @@ SETTINGS_HELP: dict[str, tuple[str, str]] = {
     "model": ("REWARD_MODEL", "Hugging Face model id or local folder of the reward model."),
     "revision": ("REWARD_REVISION", "Hub revision (branch, tag or commit) to pin; ignored for folders."),
     "device": ("REWARD_DEVICE", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps."),
-    "precision": ("REWARD_PRECISION", "fp32 (exact, default), bf16 (CPUs with bf16 instructions, GPUs), fp16 (GPU) "
-                  "or int8 (CPU)."),
+    "precision": ("REWARD_PRECISION", "fp32 (exact, default), bf16 (CPUs with bf16 instructions, GPUs), fp16 (GPU), "
+                  "int8 (CPU), or auto: bf16 on a CUDA GPU or a CPU with AMX-BF16/AVX512-BF16, fp32 elsewhere "
+                  "(the model panel says which and why)."),
     "max_length": ("REWARD_MAX_LENGTH", "Tokens the model reads per (prompt, response) pair; longer pairs are cut."),
     "batch_size": ("REWARD_BATCH_SIZE", "Pairs per forward pass (pairs are sorted by length first)."),
     "max_responses": ("REWARD_MAX_RESPONSES", "Most responses accepted in one request."),

@@ -119,3 +119,26 @@ def test_no_compare_models_by_default():
 def test_bad_app_settings_name_the_variable(env, message):
     with pytest.raises(ConfigError, match=message):
         settings_from_env(env)
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_precision_auto_is_accepted_on_every_device(device):
+    from reward.config import precision_problem
+
+    assert settings_from_env({"REWARD_PRECISION": "auto", "REWARD_DEVICE": device}).precision == "auto"
+    assert precision_problem("auto", device.split(":")[0]) is None
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    assert settings_from_args(parser.parse_args(["--precision", "auto"]), {"REWARD_PRECISION": "bf16"}).precision == "auto"
+
+
+def test_fp32_stays_the_default_and_auto_is_documented():
+    from reward.config import SETTINGS_HELP
+    from tests.conftest import ROOT
+
+    assert Settings().precision == "fp32"
+    help_text = SETTINGS_HELP["precision"][1]
+    assert "auto" in help_text and "fp32 (exact, default)" in help_text
+    row = next(line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `REWARD_PRECISION` |"))
+    assert "auto" in row and "AVX512-BF16" in row, row

@@ -149,7 +149,9 @@ def without_paths(message: str, *paths: Path) -> str:
 def model_panel(service: RewardService, result: RankingResult | None = None) -> str:
     """The short 'what is running' line shown under the title."""
     info = service.describe()
-    precision = f"**Precision** `{info.precision}`" + (f" ({info.precision_note})" if info.precision_note else "")
+    # Why auto picked it first, then what it means: "bf16 (auto: this CPU has AVX512-BF16; bf16 matrix products...)".
+    details = "; ".join(part for part in (info.precision_reason, info.precision_note) if part)
+    precision = f"**Precision** `{info.precision}`" + (f" ({details})" if details else "")
     parts = [f"**Model** `{info.model}`", f"**Revision** `{info.revision}`", f"**Device** `{info.device}`",
              precision, f"**Max tokens** {info.max_length}"]
     if result is not None:

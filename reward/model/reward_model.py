@@ -30,7 +30,7 @@ from reward.config import (
 
 from .cache import ScoreCache
 from .encoding import encode_pairs
-from .precision import autocast, precision_note, prepare_for_precision
+from .precision import autocast, choose_precision, precision_note, prepare_for_precision
 from .turns import FairLock
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,15 @@ class ModelInfo:
     revision: str
     device: str
     precision: str
+    """What the model runs in: fp32, bf16, fp16, int8; before loading, possibly ``auto``."""
     precision_note: str
     """What the precision means on this device; "" for fp32."""
     max_length: int
     batch_size: int
     parameters: int | None = None
     """None until the model is loaded."""
+    precision_reason: str = ""
+    """Why ``auto`` picked the precision ("auto: this CPU has AVX512-BF16"); "" when it was asked for by name."""
 
     @property
     def is_card_model(self) -> bool:
@@ -111,12 +114,15 @@ class RewardModel:
         self.device = device
         self.source = source
         self.revision = revision
-        self.precision = precision
+        choice = choose_precision(precision, device)
+        self.precision = choice.precision
+        """What the model runs in (never ``auto``: that is resolved here, for this device)."""
+        self.precision_reason = choice.reason
         self.max_length = max_length
         self.batch_size = batch_size
         # Counted before any int8 conversion, which hides weights from parameters().
         self.parameters = sum(p.numel() for p in model.parameters())
-        self.model = prepare_for_precision(model, precision, device)
+        self.model = prepare_for_precision(model, self.precision, device)
         self.turns = FairLock()
         """Held for each forward pass, granted first come first served: a request that arrives during a
         file job waits for the pass in progress, not for the job's chunk. Hold it for any use of the network."""
@@ -239,7 +245,8 @@ class RewardModel:
         """What is loaded, for the page's model panel and logs."""
         return ModelInfo(model=self.source, revision=self.revision or "default", device=str(self.device),
                          precision=self.precision, precision_note=precision_note(self.precision, self.device),
-                         max_length=self.max_length, batch_size=self.batch_size, parameters=self.parameters)
+                         max_length=self.max_length, batch_size=self.batch_size, parameters=self.parameters,
+                         precision_reason=self.precision_reason)
 
 
 def _looks_like_path(source: str) -> bool:
@@ -358,9 +365,11 @@ def _load_cached(source: str, revision: str | None, device: str, precision: str,
         raise ModelLoadError(f"{shown!r} is not a reward model: it has {labels} output labels, and a reward model has "
                              f"exactly one. Point REWARD_MODEL at a one-logit sequence-classification model.")
     model.eval().to(torch_device)
-    log.info("loaded reward model %s on %s (%s)", source, torch_device, precision)
-    return RewardModel(model, tokenizer, device=torch_device, source=shown, revision=revision,
-                       precision=precision, max_length=max_length, batch_size=batch_size)
+    loaded = RewardModel(model, tokenizer, device=torch_device, source=shown, revision=revision,
+                         precision=precision, max_length=max_length, batch_size=batch_size)
+    log.info("loaded reward model %s on %s (%s%s)", source, torch_device, loaded.precision,
+             f", {loaded.precision_reason}" if loaded.precision_reason else "")
+    return loaded
 
 
 def load_reward_model(model: str | Path = DEFAULT_MODEL, *, revision: str | None = None, device: str = "auto",
@@ -372,8 +381,9 @@ def load_reward_model(model: str | Path = DEFAULT_MODEL, *, revision: str | None
         revision: hub revision to pin (branch, tag or commit); ignored for folders.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         precision: ``"fp32"`` (exact, default); ``"bf16"`` (fast on GPUs and on CPUs with bf16
-            instructions, slow on others: see :func:`cpu_has_native_bf16`); ``"fp16"`` (GPU only);
-            ``"int8"`` (CPU only; faster than fp32). Scores in the
+            instructions, slow on others); ``"fp16"`` (GPU only); ``"int8"`` (CPU only; faster than fp32);
+            ``"auto"``: bf16 where the device multiplies it natively, fp32 elsewhere (see
+            :func:`reward.model.precision.choose_precision`; ``describe()`` says which and why). Scores in the
             fast modes move slightly; ``python bench/benchmark.py`` measures by how much.
         max_length: tokens read per pair; longer pairs are cut as the model card cuts them.
         batch_size: pairs per forward pass.
