@@ -40,10 +40,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from explain import LONG  # noqa: E402
+from explain import (  # noqa: E402
+    LONG,  # noqa: E402
+    load_average,
+    median_spread,
+    model_folder,
+)
 from explain import PROMPT as LONG_PROMPT  # noqa: E402
 from explain import RESPONSE as TEN_SENTENCES  # noqa: E402
-from explain import load_average, median_spread, model_folder  # noqa: E402
 from load import app_running, rss_mib  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from itertools import combinations
 
 from reward.insight.ranking import RankedResponse
 from reward.model.requests import ScoringRequest
-from reward.model.reward_model import HOW_TO_FIX, display_name
+from reward.model.sources import HOW_TO_FIX, display_name
 
 from .config import ModelLoadError, Settings
 from .service import RewardService

@@ -16,7 +16,8 @@ from reward.insight.ranking import RankedResponse, rank_responses
 from reward.model.batching import RequestBatcher
 from reward.model.precision import precision_note
 from reward.model.requests import ScoringRequest, check_request, check_steps
-from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, display_name, load_from_settings
+from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, load_from_settings
+from reward.model.sources import display_name
 
 from .config import MERGED_PASSES, RETRY_LOAD_AFTER_S, Settings
 
