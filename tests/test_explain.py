@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import reward.insight.explain as explain_module
 from reward.insight.explain import TRAINED_LENGTH, explain, split_sentences
 from tests.conftest import ROOT
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 PROMPT = "Why is AI Ethics important?"
 ANSWER = ("AI Ethics studies how AI systems affect people. It matters because they decide who gets a loan! "
@@ -85,38 +85,40 @@ def test_sentence_spans_tile_the_text(text):
     ("", "An empty prompt. Still two sentences."),
     (PROMPT, "Who cares about AI Ethics? It's just whining"),
 ])
-def test_every_score_is_the_cards_score_of_the_exact_text(tiny_model, card, prompt, response):
+def test_every_score_is_the_cards_score_of_the_exact_text(tiny_model, card, score_scale, prompt, response):
     tokenizer, model = card
     result = explain(tiny_model, prompt, response)
-    assert result.score == pytest.approx(card_score(tokenizer, model, prompt, response)[0], abs=1e-4)
-    assert result.score == pytest.approx(tiny_model.score(prompt, [response])[0].score, abs=1e-5)
+    assert_scores_close(result.score, card_score(tokenizer, model, prompt, response)[0], scale=score_scale)
+    assert_scores_close(result.score, tiny_model.score(prompt, [response])[0].score, scale=score_scale)
     assert "".join(s.text for s in result.sentences) == response
     for s in result.sentences:
         assert s.text == response[s.start:s.end]
         assert s.text_without == response[:s.start] + response[s.end:]
-        assert s.score_without == pytest.approx(card_score(tokenizer, model, prompt, s.text_without)[0], abs=1e-4)
-        assert s.effect == pytest.approx(result.score - s.score_without, abs=1e-6)
+        assert s.effect == result.score - s.score_without  # the same two floats subtracted
+    assert_scores_close([s.score_without for s in result.sentences],
+                        [card_score(tokenizer, model, prompt, s.text_without)[0] for s in result.sentences],
+                        scale=score_scale)
     assert [p.sentences for p in result.prefixes] == list(range(1, len(result.sentences) + 1))
-    for p, s in zip(result.prefixes, result.sentences):
-        assert p.text == response[:s.end]
-        assert p.score == pytest.approx(card_score(tokenizer, model, prompt, p.text)[0], abs=1e-4)
+    assert [p.text for p in result.prefixes] == [response[:s.end] for s in result.sentences]
+    assert_scores_close([p.score for p in result.prefixes],
+                        [card_score(tokenizer, model, prompt, p.text)[0] for p in result.prefixes], scale=score_scale)
     assert result.prefixes[-1].text == response and result.prefixes[-1].score == result.score
 
 
-def test_one_sentence_response(tiny_model, card):
+def test_one_sentence_response(tiny_model, card, score_scale):
     result = explain(tiny_model, PROMPT, "Paris is the capital.")
     assert len(result.sentences) == len(result.prefixes) == 1
     only = result.sentences[0]
     assert (only.text_without, only.start, only.end) == ("", 0, len("Paris is the capital."))
-    assert only.score_without == pytest.approx(tiny_model.score(PROMPT, [""])[0].score, abs=1e-5)
+    assert_scores_close(only.score_without, tiny_model.score(PROMPT, [""])[0].score, scale=score_scale)
 
 
-def test_empty_response_has_no_sentences_and_no_response_part(tiny_model, card):
+def test_empty_response_has_no_sentences_and_no_response_part(tiny_model, card, score_scale):
     result = explain(tiny_model, PROMPT, "")
     assert result.sentences == [] and result.prefixes == []
     assert [t.token for t in result.tokens] == card_tokens(card[0], PROMPT, "")
     assert {t.part for t in result.tokens} == {"special", "prompt"}
-    assert result.score == pytest.approx(card_score(*card, PROMPT, "")[0], abs=1e-4)
+    assert_scores_close(result.score, card_score(*card, PROMPT, "")[0], scale=score_scale)
 
 
 # -- tokens -----------------------------------------------------------------------------------------
@@ -157,27 +159,28 @@ def test_a_sep_typed_in_the_prompt_is_prompt_text(tiny_model, card):
 
 # -- long texts -------------------------------------------------------------------------------------
 
-def test_texts_of_20000_characters(tiny_model, card):
+def test_texts_of_20000_characters(tiny_model, card, score_scale):
     tokenizer, model = card
     prompt, response = ("Tell me more. " * 1500)[:20_000], (SENTENCE * 250)[:20_000]
     result = explain(tiny_model, prompt, response)
     assert len(result.sentences) > 200 and result.dropped["response"] > 0
     check_tokens(result, tokenizer, prompt, response)
-    for s in result.sentences[:2] + result.sentences[-2:]:  # the last ones lie far past the cut: no effect
-        assert s.score_without == pytest.approx(card_score(tokenizer, model, prompt, s.text_without)[0], abs=1e-4)
+    ends = result.sentences[:2] + result.sentences[-2:]  # the last ones lie far past the cut: no effect
+    assert_scores_close([s.score_without for s in ends],
+                        [card_score(tokenizer, model, prompt, s.text_without)[0] for s in ends], scale=score_scale)
     assert result.sentences[-1].effect == 0 and result.prefixes[-2].score == result.score
 
 
 # Both sides are cut with the longer prompts; the response is the longer side with the first, not the second.
 @pytest.mark.parametrize("prompt", ["Short prompt?", "Why? " * 300, "Why? " * 400], ids=["short", "long", "longer"])
-def test_skipping_texts_past_the_cut_changes_no_score(tiny_model, monkeypatch, prompt):
+def test_skipping_texts_past_the_cut_changes_no_score(tiny_model, score_scale, monkeypatch, prompt):
     response = " ".join(f"Point {i}: plants use sunlight." for i in range(60))
     fast = explain(tiny_model, prompt, response)
     monkeypatch.setattr(explain_module, "_stand_ins", lambda *args: None)  # tokenize and score every text in full
     slow = explain(tiny_model, prompt, response)
-    assert [s.score_without for s in fast.sentences] == pytest.approx([s.score_without for s in slow.sentences],
-                                                                      abs=1e-5)
-    assert [p.score for p in fast.prefixes] == pytest.approx([p.score for p in slow.prefixes], abs=1e-5)
+    assert_scores_close([s.score_without for s in fast.sentences], [s.score_without for s in slow.sentences],
+                        scale=score_scale)
+    assert_scores_close([p.score for p in fast.prefixes], [p.score for p in slow.prefixes], scale=score_scale)
 
 
 # -- one batched call, and the API shape ------------------------------------------------------------
