@@ -48,6 +48,15 @@ def tiny_model(tiny_settings):
     return load_from_settings(tiny_settings)
 
 
+@pytest.fixture(scope="session")
+def score_scale(tiny_model) -> float:
+    """How large the tiny model's scores run (see tests.reference.typical_score_size): the ``scale`` for bounding
+    the rounding drift of a lone score, since each build of the tiny model scores differently."""
+    from tests.reference import typical_score_size
+
+    return typical_score_size(tiny_model)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

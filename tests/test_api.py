@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError, ValidationError
 
 from reward.config import Settings
 from tests.conftest import ROOT, free_port, launch_app
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 PROMPT = "Why is AI Ethics important?"
 RESPONSES = [
@@ -32,11 +32,11 @@ def test_score_returns_records_best_first(client, tiny_model):
     assert [r["rank"] for r in records] == [1, 2, 3, 4]
     assert sorted(r["index"] for r in records) == [0, 2, 3, 4]  # the blank one is skipped
     assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
-    for r in records:
+    card = [card_score(tiny_model.tokenizer, tiny_model.model, PROMPT, r["response"]) for r in records]
+    assert_scores_close([r["score"] for r in records], [score for score, _ in card])
+    for r, (_, tokens) in zip(records, card):
         assert set(r) == {"rank", "index", "response", "score", "tokens", "truncated"}
         assert r["response"] == RESPONSES[r["index"]]
-        expected, tokens = card_score(tiny_model.tokenizer, tiny_model.model, PROMPT, r["response"])
-        assert r["score"] == pytest.approx(expected, abs=1e-4)
         assert r["tokens"] == tokens
         assert r["truncated"] == (r["index"] == 4)
 

@@ -20,7 +20,7 @@ import torch
 from reward.config import ATTRIBUTION_STEP_LADDER
 from reward.insight.attribution import AttributionUnavailable, attribute
 from reward.insight.explain import explain
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score, typical_score_size
 
 PROMPT = "Why is AI Ethics important?"
 SHORT = "Paris is the capital and largest city of France."
@@ -76,9 +76,10 @@ def reference_integrated_gradients(folder, prompt, response, steps):
 def test_matches_integrated_gradients_written_out_by_hand(smooth, smooth_dir):
     result = attribute(smooth, PROMPT, SHORT, steps=32)
     values, score, baseline_score = reference_integrated_gradients(smooth_dir, PROMPT, SHORT, 32)
-    assert [t.value for t in result.tokens] == pytest.approx(values, abs=1e-5)
-    assert result.score == pytest.approx(score, abs=1e-5)
-    assert result.baseline_score == pytest.approx(baseline_score, abs=1e-5)
+    size = typical_score_size(smooth)
+    assert_scores_close([result.score, result.baseline_score], [score, baseline_score], scale=size)
+    # Each value is a share of the score difference, summed over steps batched otherwise: bounded by the scores' size.
+    assert_scores_close([t.value for t in result.tokens], values, scale=size)
 
 
 @pytest.mark.parametrize("response", [SHORT, TEN, LONG], ids=["short", "ten-sentences", "over-512-tokens"])
@@ -150,10 +151,10 @@ def test_a_rough_model_climbs_the_ladder_and_says_so(tiny_model, monkeypatch):
     ("Why? " * 300, LONG),
     (("Tell me more. " * 1500)[:20_000], (LONG * 6)[:20_000]),
 ], ids=["empty-prompt", "one-sentence", "empty-response", "both-empty", "over-512", "20000-chars"])
-def test_any_pair_is_attributed(tiny_model, card_model, prompt, response):
+def test_any_pair_is_attributed(tiny_model, card_model, score_scale, prompt, response):
     result = attribute(tiny_model, prompt, response, steps=2)
     assert len(result.tokens) == min(512, len(card_model[0](prompt, response)["input_ids"]))
-    assert result.score == pytest.approx(card_score(*card_model, prompt, response)[0], abs=1e-4)
+    assert_scores_close(result.score, card_score(*card_model, prompt, response)[0], scale=score_scale)
     if not prompt and not response:  # nothing to replace: the baseline is the input
         assert result.baseline_score == result.score and result.completeness_gap == 0
 
@@ -180,7 +181,8 @@ def test_bf16_is_attributed_on_a_float_copy(smooth_dir):
     result = attribute(model, PROMPT, TEN, steps=32)
     assert result.completeness_gap_relative < 0.05
     assert model.model.classifier.weight.dtype == torch.bfloat16  # the loaded model is left as it was
-    assert result.score == pytest.approx(model.score(PROMPT, [TEN])[0].score, abs=0.1)
+    # The float copy runs in fp32, the model in bf16, whose steps are 1/128 of a unit-sized score: a few steps.
+    assert_scores_close(result.score, model.score(PROMPT, [TEN])[0].score, scale=typical_score_size(model), rel=0.05)
 
 
 def test_steps_below_one_are_refused(tiny_model):
@@ -188,7 +190,7 @@ def test_steps_below_one_are_refused(tiny_model):
         attribute(tiny_model, PROMPT, SHORT, steps=0)
 
 
-def test_scoring_meanwhile_is_untouched_and_turns_are_taken(tiny_model, monkeypatch):
+def test_scoring_meanwhile_is_untouched_and_turns_are_taken(tiny_model, score_scale, monkeypatch):
     expected = [s.score for s in tiny_model.score(PROMPT, [SHORT, TEN])]
     taken = []
     turns = tiny_model.turns
@@ -216,7 +218,9 @@ def test_scoring_meanwhile_is_untouched_and_turns_are_taken(tiny_model, monkeypa
     finally:
         done.set()
         scorer.join()
-    assert seen and all(row == pytest.approx(expected, abs=1e-5) for row in seen)
+    assert seen
+    for row in seen:
+        assert_scores_close(row, expected, scale=score_scale)
     assert not tiny_model.model.get_input_embeddings()._forward_hooks
     # At 512 tokens a pass holds 2 steps: 8 gradient passes, and 3 plain forward passes (captum's 2, ours).
     assert sum(taken) >= 8 + 3

@@ -14,7 +14,7 @@ from reward.jobs.scoring import ScoringInterrupted
 from reward.tables.formats import FileProblem
 from reward.tables.reading import read_table
 from reward.tables.writing import write_table
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,8 @@ def independent_verdict(card_parts, pairs: pd.DataFrame) -> dict:
     margins = chosen - rejected
     wins = sum(1 for c, r in zip(chosen, rejected) if c > r)
     ties = sum(1 for c, r in zip(chosen, rejected) if c == r)
-    return {"margins": margins, "accuracy": wins / len(margins), "correct": wins, "ties": ties}
+    return {"margins": margins, "accuracy": wins / len(margins), "correct": wins, "ties": ties,
+            "scores": [*chosen, *rejected]}
 
 
 # -- the sample file -----------------------------------------------------------------------------
@@ -59,11 +60,11 @@ def test_accuracy_ties_and_margins_match_an_independent_count(tiny_model, card_p
     assert (s.n, s.correct, s.ties) == (12, truth["correct"], truth["ties"])
     assert s.ties == 2
     assert s.accuracy == pytest.approx(truth["accuracy"])
-    assert s.mean_margin == pytest.approx(truth["margins"].mean(), abs=1e-4)
+    assert_scores_close(s.mean_margin, truth["margins"].mean(), scale=truth["scores"])
     results = evaluation.results
     assert list(results.columns) == RESULT_COLUMNS
     assert results["row"].tolist() == list(range(1, 13))
-    assert np.abs(results["margin"].to_numpy() - truth["margins"]).max() < 1e-4
+    assert_scores_close(results["margin"].to_numpy(), truth["margins"], scale=truth["scores"])
     assert results["tie"].tolist() == [i in (3, 7) for i in range(12)]
     assert not results["correct"][3] and not results["correct"][7], "a tie is not a win"
     assert s.ci_low <= s.accuracy <= s.ci_high
@@ -193,7 +194,7 @@ def test_chat_contents_that_are_not_text_are_refused_with_the_row(tmp_path, bad,
     assert "None" not in message.replace("(null", ""), message
 
 
-def test_an_empty_response_is_scored_alike_in_every_layout_and_counted(tmp_path, tiny_model):
+def test_an_empty_response_is_scored_alike_in_every_layout_and_counted(tmp_path, tiny_model, score_scale):
     # HH-RLHF's harmless-base test split has a pair whose chosen answer is empty.
     head = "\n\nHuman: Say nothing at all."
     dialogues = pd.DataFrame({"chosen": [head + "\n\nAssistant:", head + "\n\nAssistant: Fine."],
@@ -210,8 +211,9 @@ def test_an_empty_response_is_scored_alike_in_every_layout_and_counted(tmp_path,
         assert evaluation.summary.empty == 1 and evaluation.summary.n == 2, name
         results.append(evaluation.results[["score_chosen", "score_rejected"]].to_numpy())
     expected = tiny_model.score_pairs(["Human: Say nothing at all."] * 2, ["", "Fine."])
-    assert results[0][:, 0] == pytest.approx([e.score for e in expected], abs=1e-5)
-    assert np.allclose(results[0], results[1], atol=1e-5) and np.allclose(results[0], results[2], atol=1e-5)
+    assert_scores_close(results[0][:, 0], [e.score for e in expected], scale=score_scale)
+    assert_scores_close(results[1], results[0], scale=score_scale)
+    assert_scores_close(results[2], results[0], scale=score_scale)
 
 
 def test_custom_column_names(tmp_path):
@@ -280,7 +282,9 @@ def test_evaluate_file_writes_per_pair_results(tiny_model, tmp_path):
     back = read_table(out)
     assert list(back.columns) == RESULT_COLUMNS
     assert len(back) == evaluation.summary.n
-    assert np.abs(back["margin"].astype(float).to_numpy() - evaluation.results["margin"].to_numpy()).max() < 1e-9
+    # The same numbers written out and read back: every digit kept.
+    for column in ("score_chosen", "score_rejected", "margin"):
+        assert back[column].astype(float).tolist() == evaluation.results[column].tolist(), column
 
 
 def test_interrupted_evaluation_keeps_the_pairs_already_scored(tiny_model, tmp_path):

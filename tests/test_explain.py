@@ -12,7 +12,7 @@ import reward.insight.explain as explain_module
 from reward.config import EXPLAIN_MAX_PARTS
 from reward.insight.explain import TRAINED_LENGTH, explain, split_sentences
 from tests.conftest import ROOT
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 PROMPT = "Why is AI Ethics important?"
 ANSWER = ("AI Ethics studies how AI systems affect people. It matters because they decide who gets a loan! "
@@ -91,39 +91,41 @@ def without(response, part):
     ("", "An empty prompt. Still two sentences."),
     (PROMPT, "Who cares about AI Ethics? It's just whining"),
 ])
-def test_every_score_is_the_cards_score_of_the_exact_text(tiny_model, card, prompt, response):
+def test_every_score_is_the_cards_score_of_the_exact_text(tiny_model, card, score_scale, prompt, response):
     tokenizer, model = card
     result = explain(tiny_model, prompt, response)
-    assert result.score == pytest.approx(card_score(tokenizer, model, prompt, response)[0], abs=1e-4)
-    assert result.score == pytest.approx(tiny_model.score(prompt, [response])[0].score, abs=1e-5)
+    assert_scores_close(result.score, card_score(tokenizer, model, prompt, response)[0], scale=score_scale)
+    assert_scores_close(result.score, tiny_model.score(prompt, [response])[0].score, scale=score_scale)
     assert result.unit == "sentence" and result.sentence_count == len(split_sentences(response))
     assert "".join(p.text for p in result.parts) == response
     for number, p in enumerate(result.parts, start=1):
         assert p.text == response[p.start:p.end] and p.first == p.last == number
-        assert p.score_without == pytest.approx(card_score(tokenizer, model, prompt, without(response, p))[0],
-                                                abs=1e-4)
-        assert p.effect == pytest.approx(result.score - p.score_without, abs=1e-6)
+        assert p.effect == result.score - p.score_without  # the same two floats subtracted
+    assert_scores_close([p.score_without for p in result.parts],
+                        [card_score(tokenizer, model, prompt, without(response, p))[0] for p in result.parts],
+                        scale=score_scale)
     assert [p.sentences for p in result.prefixes] == list(range(1, len(result.parts) + 1))
-    for prefix, part in zip(result.prefixes, result.parts):
-        assert prefix.end == part.end
-        assert prefix.score == pytest.approx(card_score(tokenizer, model, prompt, response[:prefix.end])[0], abs=1e-4)
+    assert [prefix.end for prefix in result.prefixes] == [part.end for part in result.parts]
+    assert_scores_close([prefix.score for prefix in result.prefixes],
+                        [card_score(tokenizer, model, prompt, response[:prefix.end])[0] for prefix in result.prefixes],
+                        scale=score_scale)
     assert result.prefixes[-1].end == len(response) and result.prefixes[-1].score == result.score
 
 
-def test_one_sentence_response(tiny_model, card):
+def test_one_sentence_response(tiny_model, card, score_scale):
     result = explain(tiny_model, PROMPT, "Paris is the capital.")
     assert len(result.parts) == len(result.prefixes) == 1
     only = result.parts[0]
     assert (without("Paris is the capital.", only), only.start, only.end) == ("", 0, len("Paris is the capital."))
-    assert only.score_without == pytest.approx(tiny_model.score(PROMPT, [""])[0].score, abs=1e-5)
+    assert_scores_close(only.score_without, tiny_model.score(PROMPT, [""])[0].score, scale=score_scale)
 
 
-def test_empty_response_has_no_sentences_and_no_response_part(tiny_model, card):
+def test_empty_response_has_no_sentences_and_no_response_part(tiny_model, card, score_scale):
     result = explain(tiny_model, PROMPT, "")
     assert result.parts == [] and result.prefixes == [] and result.sentence_count == 0
     assert [t.token for t in result.tokens] == card_tokens(card[0], PROMPT, "")
     assert {t.part for t in result.tokens} == {"special", "prompt"}
-    assert result.score == pytest.approx(card_score(*card, PROMPT, "")[0], abs=1e-4)
+    assert_scores_close(result.score, card_score(*card, PROMPT, "")[0], scale=score_scale)
 
 
 # -- tokens -----------------------------------------------------------------------------------------
@@ -164,20 +166,21 @@ def test_a_sep_typed_in_the_prompt_is_prompt_text(tiny_model, card):
 
 # -- long texts -------------------------------------------------------------------------------------
 
-def test_texts_of_20000_characters(tiny_model, card):
+def test_texts_of_20000_characters(tiny_model, card, score_scale):
     tokenizer, model = card
     prompt, response = ("Tell me more. " * 1500)[:20_000], (SENTENCE * 250)[:20_000]
     result = explain(tiny_model, prompt, response)
     assert result.sentence_count > 200 and result.dropped["response"] > 0
     check_tokens(result, tokenizer, prompt, response)
-    for p in result.parts[:2] + result.parts[-2:]:  # the last ones lie far past the cut: no effect
-        assert p.score_without == pytest.approx(card_score(tokenizer, model, prompt, without(response, p))[0],
-                                                abs=1e-4)
+    ends = result.parts[:2] + result.parts[-2:]  # the last ones lie far past the cut: no effect
+    assert_scores_close([p.score_without for p in ends],
+                        [card_score(tokenizer, model, prompt, without(response, p))[0] for p in ends],
+                        scale=score_scale)
     assert result.parts[-1].effect == 0 and result.prefixes[-2].score == result.score
 
 
 @pytest.mark.parametrize("count", [EXPLAIN_MAX_PARTS + 1, 1400])
-def test_a_long_answer_is_explained_in_segments_of_adjacent_sentences(tiny_model, card, count):
+def test_a_long_answer_is_explained_in_segments_of_adjacent_sentences(tiny_model, card, score_scale, count):
     """More sentences than EXPLAIN_MAX_PARTS: that many segments, as equal as can be, tiling the answer in order;
     each score still the card's score of the exact text its offsets name."""
     tokenizer, model = card
@@ -192,12 +195,12 @@ def test_a_long_answer_is_explained_in_segments_of_adjacent_sentences(tiny_model
     assert [p.first for p in result.parts] == [1] + [p.last + 1 for p in result.parts[:-1]]
     for p in result.parts:
         assert (p.start, p.end) == (spans[p.first - 1][0], spans[p.last - 1][1])
-    for p in result.parts[:3]:
-        assert p.score_without == pytest.approx(card_score(tokenizer, model, PROMPT, without(response, p))[0],
-                                                abs=1e-4)
+    assert_scores_close([p.score_without for p in result.parts[:3]],
+                        [card_score(tokenizer, model, PROMPT, without(response, p))[0] for p in result.parts[:3]],
+                        scale=score_scale)
     assert [x.sentences for x in result.prefixes] == [p.last for p in result.parts]
-    assert result.prefixes[0].score == pytest.approx(
-        card_score(tokenizer, model, PROMPT, response[:result.prefixes[0].end])[0], abs=1e-4)
+    assert_scores_close(result.prefixes[0].score,
+                        card_score(tokenizer, model, PROMPT, response[:result.prefixes[0].end])[0], scale=score_scale)
 
 
 def test_the_answer_grows_with_the_response_not_its_square(tiny_model):
@@ -211,14 +214,15 @@ def test_the_answer_grows_with_the_response_not_its_square(tiny_model):
 
 # Both sides are cut with the longer prompts; the response is the longer side with the first, not the second.
 @pytest.mark.parametrize("prompt", ["Short prompt?", "Why? " * 300, "Why? " * 400], ids=["short", "long", "longer"])
-def test_skipping_texts_past_the_cut_changes_no_score(tiny_model, monkeypatch, prompt):
+def test_skipping_texts_past_the_cut_changes_no_score(tiny_model, score_scale, monkeypatch, prompt):
     response = " ".join(f"Point {i}: plants use sunlight." for i in range(60))
     fast = explain(tiny_model, prompt, response)
     monkeypatch.setattr(explain_module, "_stand_ins", lambda *args: None)  # tokenize and score every text in full
     tiny_model.scores.clear()  # and score them again, not from the cache
     slow = explain(tiny_model, prompt, response)
-    assert [p.score_without for p in fast.parts] == pytest.approx([p.score_without for p in slow.parts], abs=1e-5)
-    assert [p.score for p in fast.prefixes] == pytest.approx([p.score for p in slow.prefixes], abs=1e-5)
+    assert_scores_close([p.score_without for p in fast.parts], [p.score_without for p in slow.parts],
+                        scale=score_scale)
+    assert_scores_close([p.score for p in fast.prefixes], [p.score for p in slow.prefixes], scale=score_scale)
 
 
 # -- steps, scoring calls, and the API shape --------------------------------------------------------

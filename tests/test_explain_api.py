@@ -7,16 +7,17 @@ import pytest
 from gradio_client.exceptions import ValidationError
 
 from reward.cli import EXIT_BAD_INPUT, main
+from tests.reference import assert_scores_close
 
 PROMPT = "Why is AI Ethics important?"
 RESPONSE = ("AI systems affect people. They decide who gets loans! Some of them are wrong.\n"
             "- They need oversight\n- They need audits")
 
 
-def test_explain_matches_score_and_tiles_the_response(client):
+def test_explain_matches_score_and_tiles_the_response(client, score_scale):
     explained = client.predict(PROMPT, RESPONSE, api_name="/explain")
     scored = client.predict(PROMPT, [RESPONSE], api_name="/score")[0]
-    assert explained["score"] == pytest.approx(scored["score"], abs=1e-5)  # other batch mates, same pair
+    assert_scores_close(explained["score"], scored["score"], scale=score_scale)  # other batch mates, same pair
     assert len(explained["tokens"]) == scored["tokens"]
     sentences = explained["parts"]
     assert explained["unit"] == "sentence" and explained["sentence_count"] == len(sentences)
@@ -24,16 +25,16 @@ def test_explain_matches_score_and_tiles_the_response(client):
     assert [s["start"] for s in sentences[1:]] == [s["end"] for s in sentences[:-1]]
     for s in sentences:
         assert s["text"] == RESPONSE[s["start"]:s["end"]]
-        assert s["effect"] == pytest.approx(explained["score"] - s["score_without"], abs=1e-9)
+        assert s["effect"] == explained["score"] - s["score_without"]  # the same two floats, through JSON
     # Each scored text, rebuilt from its offsets and scored again through /score, gives the same number.
     without_second = RESPONSE[:sentences[1]["start"]] + RESPONSE[sentences[1]["end"]:]
     first_prefix = RESPONSE[:explained["prefixes"][0]["end"]]
     again = client.predict(PROMPT, [without_second, first_prefix], api_name="/score")
     by_index = {r["index"]: r["score"] for r in again}
-    assert by_index[0] == pytest.approx(sentences[1]["score_without"], abs=1e-5)
-    assert by_index[1] == pytest.approx(explained["prefixes"][0]["score"], abs=1e-5)
+    assert_scores_close([by_index[0], by_index[1]], [sentences[1]["score_without"], explained["prefixes"][0]["score"]],
+                        scale=score_scale)
     assert explained["prefixes"][-1]["end"] == len(RESPONSE)
-    assert explained["prefixes"][-1]["score"] == pytest.approx(explained["score"], abs=1e-9)
+    assert explained["prefixes"][-1]["score"] == explained["score"]  # the whole response is scored once
 
 
 def test_explain_of_a_long_answer_is_bounded(client):
@@ -46,14 +47,14 @@ def test_explain_of_a_long_answer_is_bounded(client):
     assert len(json.dumps(explained)) < 3 * len(response) + 200_000
 
 
-def test_attribute_reports_the_completeness_gap(client):
+def test_attribute_reports_the_completeness_gap(client, score_scale):
     result = client.predict(PROMPT, "It matters to everyone.", 16, api_name="/attribute")
     assert result["steps"] == 16
     values = [t["value"] for t in result["tokens"]]
-    assert result["completeness_gap"] == pytest.approx(
-        abs(sum(values) - (result["score"] - result["baseline_score"])), abs=1e-6)
+    # The server sums the same floats in the same order.
+    assert result["completeness_gap"] == abs(sum(values) - (result["score"] - result["baseline_score"]))
     explained = client.predict(PROMPT, "It matters to everyone.", api_name="/explain")
-    assert result["score"] == pytest.approx(explained["score"], abs=1e-5)
+    assert_scores_close(result["score"], explained["score"], scale=score_scale)
     assert [t["token"] for t in result["tokens"]] == [t["token"] for t in explained["tokens"]]
 
 

@@ -18,7 +18,7 @@ from reward.tables.formats import FileProblem, rows_text, scored_name
 from reward.tables.outputs import check_output_path, save_or_rescue
 from reward.tables.reading import read_table
 from reward.tables.writing import write_table
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 LONG = "The field of AI Ethics delves deeply into ethical considerations. " * 60  # over 512 tokens
 ROWS = [
@@ -61,8 +61,7 @@ def frame(rows=ROWS) -> pd.DataFrame:
 def assert_scored_like_card(table: pd.DataFrame, expected, rows=ROWS) -> None:
     assert table["prompt"].tolist() == [p for p, _ in rows], "rows are out of order or text changed"
     assert table["response"].tolist() == [r for _, r in rows], "rows are out of order or text changed"
-    diffs = np.abs(table["score"].astype(float).to_numpy() - np.array([e[0] for e in expected]))
-    assert diffs.max() < 1e-4, f"file scores differ from the card's code by up to {diffs.max():.2e}: {diffs}"
+    assert_scores_close(table["score"].astype(float).to_numpy(), [e[0] for e in expected])
     assert [int(t) for t in table["tokens"]] == [e[1] for e in expected]
     # CSV gives text back ("True"), the other formats booleans.
     assert [str(t) == "True" for t in table["truncated"]] == [e[2] for e in expected]
@@ -128,12 +127,12 @@ def test_custom_column_names(tmp_path, tiny_model, expected):
     assert_scored_like_card(table, expected)
 
 
-def test_numbers_in_json_are_scored_as_their_text(tmp_path, tiny_model, card_parts):
+def test_numbers_in_json_are_scored_as_their_text(tmp_path, tiny_model, card_parts, score_scale):
     source = tmp_path / "numbers.jsonl"
     source.write_text('{"prompt": "What is 6 times 7?", "response": 42}\n', encoding="utf-8")
     result = score_file(tiny_model, source, tmp_path / "out.jsonl")
-    assert result.table["score"][0] == pytest.approx(card_score(*card_parts, "What is 6 times 7?", "42")[0],
-                                                     abs=1e-4)
+    assert_scores_close(result.table["score"][0], card_score(*card_parts, "What is 6 times 7?", "42")[0],
+                        scale=score_scale)
 
 
 def test_interrupted_scoring_writes_the_rows_already_scored(tmp_path, tiny_model, expected):
@@ -156,7 +155,7 @@ def test_interrupted_scoring_writes_the_rows_already_scored(tmp_path, tiny_model
     assert back["prompt"].tolist() == [p for p, _ in ROWS]
     assert (back["score"].iloc[4:] == "").all(), "unscored rows must have empty score cells"
     scored = back["score"].iloc[:4].astype(float).to_numpy()
-    assert np.abs(scored - np.array([e[0] for e in expected[:4]])).max() < 1e-4
+    assert_scores_close(scored, [e[0] for e in expected[:4]], scale=[e[0] for e in expected])
 
 
 def test_a_failed_write_saves_a_rescue_copy(tmp_path, tiny_model):
@@ -275,7 +274,7 @@ def test_empty_cells_are_named_by_row_and_column(tmp_path, name, content, rows, 
     assert rows in message and f"column {column!r}" in message and "nothing was scored" in message
 
 
-def test_empty_texts_are_scored_as_the_card_scores_them_and_counted(tmp_path, tiny_model, card_parts):
+def test_empty_texts_are_scored_as_the_card_scores_them_and_counted(tmp_path, tiny_model, card_parts, score_scale):
     # A CSV cell is text exactly as written: an empty cell is the empty string, not a missing value.
     rows = [("q", ""), ("q", "   "), ("", "an answer"), ("", ""), ("q", "a")]
     source = tmp_path / "gaps.csv"
@@ -283,7 +282,7 @@ def test_empty_texts_are_scored_as_the_card_scores_them_and_counted(tmp_path, ti
     result = score_file(tiny_model, source, tmp_path / "out.jsonl")
     assert result.summary.empty == 3
     card = [card_score(*card_parts, p, r) for p, r in rows]
-    assert result.table["score"].tolist() == pytest.approx([c[0] for c in card], abs=1e-4)
+    assert_scores_close(result.table["score"].tolist(), [c[0] for c in card], scale=score_scale)
     assert result.table["tokens"].tolist() == [c[1] for c in card]
 
 

@@ -10,7 +10,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from reward.model.reward_model import ModelLoadError, load_reward_model, pick_device
 from tests.conftest import ROOT
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 PROMPT = "Why is AI Ethics important?"
 LONG = "The field of AI Ethics delves deeply into ethical considerations. " * 80  # far over 512 tokens
@@ -43,8 +43,7 @@ def test_batched_scores_equal_the_card_code_one_pair_at_a_time(tiny_model_dir, c
     rm = load_reward_model(tiny_model_dir, device="cpu", batch_size=batch_size)
     got = rm.score_pairs([p for p, _ in CASES], [r for _, r in CASES])
     expected = [card_score(*card_parts, p, r) for p, r in CASES]
-    diffs = [abs(g.score - e[0]) for g, e in zip(got, expected)]
-    assert max(diffs) < 1e-4, f"batched vs card code differ by up to {max(diffs):.2e}: {diffs}"
+    assert_scores_close([g.score for g in got], [e[0] for e in expected])
     assert [g.tokens for g in got] == [e[1] for e in expected]
     # The scores must actually differ between pairs, or the comparison proves nothing.
     assert max(g.score for g in got) - min(g.score for g in got) > 0.1
@@ -70,7 +69,7 @@ def test_scoring_is_deterministic_and_order_independent(tiny_model):
     responses = [r for _, r in CASES]
     forward = tiny_model.score(PROMPT, responses)
     backward = tiny_model.score(PROMPT, responses[::-1])[::-1]
-    assert [a.score for a in forward] == pytest.approx([b.score for b in backward], abs=1e-5)
+    assert_scores_close([a.score for a in forward], [b.score for b in backward])
 
 
 def test_no_pairs_give_no_scores(tiny_model):
@@ -127,8 +126,9 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tiny_model_dir):
 def test_gpu_scores_match_cpu(tiny_model_dir, tiny_model):
     gpu = load_reward_model(tiny_model_dir, device="cuda")
     pairs = ([p for p, _ in CASES], [r for _, r in CASES])
-    assert [s.score for s in gpu.score_pairs(*pairs)] == pytest.approx(
-        [s.score for s in tiny_model.score_pairs(*pairs)], abs=1e-3)
+    # Another device sums otherwise (its own kernels): a looser share of the scores' size than two CPU runs.
+    assert_scores_close([s.score for s in gpu.score_pairs(*pairs)], [s.score for s in tiny_model.score_pairs(*pairs)],
+                        rel=2e-4)
 
 
 def test_fp16_on_cpu_is_refused_with_advice(tiny_model_dir):

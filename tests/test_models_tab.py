@@ -17,6 +17,7 @@ from reward.lineup import Lineup, kendall_tau_b
 from reward.model.tiny import build_tiny_reward_model
 from reward.service import RewardService
 from tests.conftest import ARTIFACTS, launch_app
+from tests.reference import assert_scores_close
 
 PROMPT = "Why is AI Ethics important?"
 RESPONSES = ["Who cares about AI Ethics?", "", "AI Ethics studies how AI systems affect people and society.",
@@ -58,7 +59,7 @@ def assert_same_ranking(got: list[dict], expected: list[dict]) -> None:
     """The same records in the same order; scores equal up to float noise (requests share forward passes)."""
     assert [{k: v for k, v in r.items() if k != "score"} for r in got] == [
         {k: v for k, v in r.items() if k != "score"} for r in expected]
-    assert [r["score"] for r in got] == pytest.approx([r["score"] for r in expected], abs=1e-5)
+    assert_scores_close([r["score"] for r in got], [r["score"] for r in expected])
 
 
 def plain_tau_b(x: list[float], y: list[float]) -> float | None:

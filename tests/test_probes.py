@@ -12,7 +12,7 @@ from reward.insight.probes import KINDS, ORIGINAL, PLEASANTRY, against, build_pr
 from reward.model.requests import InvalidRequest
 from reward.service import RewardService
 from tests.conftest import ROOT
-from tests.reference import card_score
+from tests.reference import assert_scores_close, card_score
 
 PROMPT = "Why is AI Ethics important?"
 ANSWER = ("AI Ethics studies how AI systems affect people. It matters because they decide who gets a loan! "
@@ -99,25 +99,28 @@ def test_the_unrelated_prompt_is_never_the_prompt_itself():
     (PROMPT, "already all lower case. nothing to change."),  # lower-casing changes nothing
     ("", "An empty prompt. Still two sentences."),           # the no-prompt probe is the original again
 ])
-def test_every_row_is_the_cards_score_of_its_texts_and_sorted_by_change(tiny_model, card, prompt, response):
+def test_every_row_is_the_cards_score_of_its_texts_and_sorted_by_change(tiny_model, card, score_scale, prompt,
+                                                                         response):
     report = probe(tiny_model, prompt, response)
     rows = report.rows
     assert (rows[0].probe, rows[0].prompt, rows[0].response, rows[0].change) == (ORIGINAL, prompt, response, 0.0)
     probes, skipped = build_probes(prompt, response)
     assert {(r.probe, r.prompt, r.response) for r in rows[1:]} == set(probes) and report.skipped == skipped
-    for row in rows:
-        assert row.score == pytest.approx(card_score(*card, row.prompt, row.response)[0], abs=1e-4)
-        assert row.change == pytest.approx(row.score - rows[0].score, abs=1e-12)
+    assert_scores_close([row.score for row in rows], [card_score(*card, row.prompt, row.response)[0] for row in rows],
+                        scale=score_scale)
+    assert [row.change for row in rows] == [row.score - rows[0].score for row in rows]  # the same floats subtracted
     changes = [abs(r.change) for r in rows[1:]]
     assert changes == sorted(changes, reverse=True)
     assert [r.record() for r in rows] == report.records()
     assert set(report.records()[0]) == {"probe", "prompt", "response", "score", "change"}
 
 
-def test_the_no_prompt_probe_of_an_empty_prompt_changes_nothing(tiny_model):
+def test_the_no_prompt_probe_of_an_empty_prompt_changes_nothing(tiny_model, score_scale):
     report = probe(tiny_model, "", "One thing. Another thing.")
     [row] = [r for r in report.rows if r.probe == "no prompt"]
-    assert row.prompt == "" and abs(row.change) < 1e-4
+    assert row.prompt == ""
+    # The original's own texts, perhaps in another micro-batch of the one call: the same score but for rounding.
+    assert_scores_close(row.score, report.rows[0].score, scale=score_scale)
 
 
 @pytest.mark.parametrize("name, change, flagged", [
@@ -151,7 +154,7 @@ def test_the_service_refuses_what_score_refuses(tiny_settings):
 
 # -- /probe through gradio_client ----------------------------------------------------------------------------
 
-def test_probe_api_returns_the_cards_scores_of_the_texts_it_returns(client, card):
+def test_probe_api_returns_the_cards_scores_of_the_texts_it_returns(client, card, score_scale):
     rows = client.predict(PROMPT, ANSWER, api_name="/probe")
     assert [set(r) for r in rows] == [{"probe", "prompt", "response", "score", "change"}] * len(rows)
     assert (rows[0]["probe"], rows[0]["prompt"], rows[0]["response"], rows[0]["change"]) == (
@@ -159,13 +162,13 @@ def test_probe_api_returns_the_cards_scores_of_the_texts_it_returns(client, card
     texts = {r["probe"]: (r["prompt"], r["response"]) for r in rows[1:]}
     want = expected_texts(PROMPT, ANSWER)
     assert {k: texts[k] for k in want} == want and set(texts) == set(KINDS)
-    for r in rows:
-        assert r["score"] == pytest.approx(card_score(*card, r["prompt"], r["response"])[0], abs=1e-4)
-        assert r["change"] == pytest.approx(r["score"] - rows[0]["score"], abs=1e-9)
+    assert_scores_close([r["score"] for r in rows], [card_score(*card, r["prompt"], r["response"])[0] for r in rows],
+                        scale=score_scale)
+    assert [r["change"] for r in rows] == [r["score"] - rows[0]["score"] for r in rows]  # the same floats, via JSON
     changes = [abs(r["change"]) for r in rows[1:]]
     assert changes == sorted(changes, reverse=True)
     scored = client.predict(PROMPT, [ANSWER], api_name="/score")[0]
-    assert rows[0]["score"] == pytest.approx(scored["score"], abs=1e-5)
+    assert_scores_close(rows[0]["score"], scored["score"], scale=score_scale)
 
 
 @pytest.mark.parametrize("args, says", [

@@ -2,19 +2,23 @@
 
 import base64
 import json
+import math
 import zlib
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reward.config import MAX_LINK_CHARS
+from reward.config import MAX_LINK_CHARS, Settings
+from reward.model.requests import check_request
 from ui.compare.share import (
     MAX_TOKEN_CHARS,
     SharedComparison,
     ShareProblem,
     decode,
     encode,
+    opened_link,
     restored_note,
 )
 
@@ -27,6 +31,11 @@ def pack(payload) -> str:
     return base64.urlsafe_b64encode(zlib.compress(data)).decode("ascii").rstrip("=")
 
 
+def pack_text(text: str) -> str:
+    """A link value around JSON text written by hand: what json.dumps cannot write (a key twice, NaN, nesting)."""
+    return base64.urlsafe_b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii").rstrip("=")
+
+
 def comparison(**changes) -> SharedComparison:
     fields = dict(prompt="What is the capital of Australia?",
                   responses=["Canberra.", "", "Sydney, the largest city."], scores=[1.25, None, -0.5], model="tiny")
@@ -37,8 +46,9 @@ def comparison(**changes) -> SharedComparison:
 @given(prompt=st.text(min_size=1, max_size=300), responses=st.lists(st.text(max_size=200), min_size=1, max_size=16),
        data=st.data())
 def test_any_comparison_comes_back_exactly(prompt, responses, data):
-    scores = data.draw(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)),
-                                min_size=len(responses), max_size=len(responses)))
+    # As the page makes them: every box that is not blank may have a score (None when it was not a number).
+    scores = [data.draw(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False))) if r.strip() else None
+              for r in responses]
     shared = comparison(prompt=prompt, responses=responses, scores=scores)
     back = decode(encode(shared), **LIMITS)
     assert back.prompt == prompt and back.responses == responses and back.model == "tiny"
@@ -121,3 +131,144 @@ def test_any_model_name_makes_a_link_that_opens_with_a_name_safe_to_show(name, s
     back = decode(encode(comparison(model=name)), **LIMITS)
     assert back.model == shown
     assert f"`{shown}`" in restored_note(back, back.ranking(), "another")
+
+
+GOOD = '"v":1,"p":"Why?","r":["Because.","No."],"m":"tiny","s":[1.5,-0.5]'
+"""A valid payload's members, for the hand-written damaged ones below to change."""
+
+DAMAGED_JSON = {
+    "score-too-large-for-a-float": GOOD.replace("1.5", "1" + "0" * 400),
+    "score-of-thousands-of-digits": GOOD.replace("1.5", "9" * 5000),
+    "score-1e400": GOOD.replace("1.5", "1e400"),
+    "score-NaN": GOOD.replace("1.5", "NaN"),
+    "score-Infinity": GOOD.replace("1.5", "Infinity"),
+    "score--Infinity": GOOD.replace("1.5", "-Infinity"),
+    "score-as-text": GOOD.replace("1.5", '"1.5"'),
+    "score-as-list": GOOD.replace("1.5", "[1.5]"),
+    "scores-as-object": GOOD.replace("[1.5,-0.5]", '{"0":1.5,"1":-0.5}'),
+    "score-for-a-blank-box": GOOD.replace('"No."', '"  "'),
+    "deeply-nested-arrays": GOOD.replace("[1.5,-0.5]", "[" * 100_000 + "]" * 100_000),
+    "deeply-nested-objects": GOOD.replace('"Why?"', '{"a":' * 50_000 + "1" + "}" * 50_000),
+    "nested-in-a-response": GOOD.replace('"No."', "[" * 5_000 + '"No."' + "]" * 5_000),
+    "key-twice": GOOD + ',"p":"Something else?"',
+    "version-twice": GOOD + ',"v":1',
+    "extra-key": GOOD + ',"x":"anything"',
+    "missing-model": GOOD.replace(',"m":"tiny"', ""),
+    "version-true": GOOD.replace('"v":1', '"v":true'),
+    "version-1.0": GOOD.replace('"v":1', '"v":1.0'),
+    "version-huge": GOOD.replace('"v":1', '"v":' + "1" * 400),
+    "version-text": GOOD.replace('"v":1', '"v":"1"'),
+    "prompt-as-list": GOOD.replace('"Why?"', '["Why?"]'),
+    "prompt-null": GOOD.replace('"Why?"', "null"),
+    "responses-as-text": GOOD.replace('["Because.","No."]', '"Because."').replace("[1.5,-0.5]", "[1.5]"),
+    "response-as-number": GOOD.replace('"No."', "7"),
+    "model-as-number": GOOD.replace('"tiny"', "7"),
+    "model-with-a-control-character": GOOD.replace('"tiny"', '"ti\\u0000ny"'),
+    "model-with-an-escape-sequence": GOOD.replace('"tiny"', '"\\u001b[31mtiny"'),
+}
+
+
+def wrap(members: str) -> str:
+    return pack_text("{" + members + "}")
+
+
+@pytest.mark.parametrize("members", DAMAGED_JSON.values(), ids=DAMAGED_JSON.keys())
+def test_a_tampered_payload_is_refused_as_damaged(members):
+    with pytest.raises(ShareProblem, match="damaged or cut short.*Ask for the link again"):
+        decode(wrap(members), **LIMITS)
+
+
+NOT_AN_OBJECT = {"null": "null", "true": "true", "number": "7", "text": '"text"', "list": "[]", "empty-object": "{}",
+                 "deep-unclosed-list": "[" * 100_000, "deep-list": "[" * 100_000 + "]" * 100_000,
+                 "huge-integer": "1" * 5000, "NaN": "NaN", "two-values": "{} {}"}
+
+
+@pytest.mark.parametrize("text", NOT_AN_OBJECT.values(), ids=NOT_AN_OBJECT.keys())
+def test_json_that_is_not_an_object_is_refused_as_damaged(text):
+    with pytest.raises(ShareProblem, match="damaged or cut short"):
+        decode(pack_text(text), **LIMITS)
+
+
+def test_the_valid_payload_the_damaged_ones_change_opens():
+    """The damaged payloads above differ from this one only by their damage."""
+    shared = decode(wrap(GOOD), **LIMITS)
+    assert shared == SharedComparison("Why?", ["Because.", "No."], [1.5, -0.5], "tiny")
+
+
+def test_whole_numbers_and_unscored_boxes_are_scores_another_program_may_write():
+    shared = decode(wrap(GOOD.replace("[1.5,-0.5]", "[2,null]")), **LIMITS)
+    assert shared.scores == [2.0, None] and type(shared.scores[0]) is float
+
+
+def test_control_characters_typed_in_the_texts_come_back_exactly():
+    texts = ["tab\there", "nul\x00and escape \x1b[31m", "line\u2028separator \x7f"]
+    shared = comparison(prompt="bell\x07?", responses=texts, scores=[0.5, 0.25, -1.0])
+    back = decode(encode(shared), **LIMITS)
+    assert back.prompt == shared.prompt and back.responses == texts
+
+
+def test_too_many_responses_says_the_limit_even_for_a_huge_list():
+    blank = encode(comparison(responses=[""] * 20_000, scores=[None] * 20_000))
+    with pytest.raises(ShareProblem, match="holds 20000 responses; this page takes up to 16"):
+        decode(blank, **LIMITS)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(10**300, 10**400) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from("vprmsx"), inner, max_size=6),
+    max_leaves=20)
+
+
+def opens_or_says_damaged(token: str) -> SharedComparison | None:
+    """decode's only outcomes: a comparison a page can show and score again, or a ShareProblem."""
+    try:
+        shared = decode(token, **LIMITS)
+    except ShareProblem:
+        return None
+    assert isinstance(shared.prompt, str) and all(isinstance(r, str) for r in shared.responses)
+    assert len(shared.scores) == len(shared.responses) <= LIMITS["max_responses"]
+    assert all(s is None or (type(s) is float and math.isfinite(s)) for s in shared.scores)
+    restored_note(shared, shared.ranking(), "tiny")
+    return shared
+
+
+@given(payload=JSON_VALUES)
+def test_any_json_value_opens_or_is_refused(payload):
+    opens_or_says_damaged(pack(payload))
+
+
+@given(key=st.sampled_from("vprms"), value=JSON_VALUES)
+def test_a_valid_payload_with_any_member_replaced_opens_or_is_refused(key, value):
+    payload = {"v": 1, "p": "Why?", "r": ["Because.", "No."], "m": "tiny", "s": [1.5, -0.5], key: value}
+    opens_or_says_damaged(pack(payload))
+
+
+@given(token=st.text(max_size=200))
+def test_any_text_as_a_link_value_opens_or_is_refused(token):
+    opens_or_says_damaged(token)
+
+
+def opening(token: str | None):
+    """What the page does with an address carrying ``token`` (the page's own validator, default limits)."""
+    request = SimpleNamespace(query_params={} if token is None else {"c": token})
+    return opened_link(request, 16, 20_000, lambda p, r: check_request(p, r, Settings()))
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ({"p": ""}, "The prompt is empty"),
+    ({"p": " \n\t"}, "The prompt is empty"),
+    ({"r": ["", "   "], "s": [None, None]}, "Every response is blank"),
+], ids=["empty-prompt", "blank-prompt", "blank-responses"])
+def test_a_link_the_page_could_not_score_is_not_opened_and_says_why(payload, reason):
+    shared, note = opening(pack({"v": 1, "p": "Why?", "r": ["Because.", "No."], "m": "tiny", "s": [1.5, -0.5],
+                                 **payload}))
+    assert shared is None
+    assert note.startswith("**The shared link could not be opened.**") and reason in note
+    assert "Ask for the link again" in note
+
+
+def test_a_good_link_opens_and_no_link_is_no_note():
+    shared = comparison()
+    assert opening(encode(shared)) == (shared, "")
+    assert opening(None) == (None, "")
+    assert opening("QUJD")[0] is None and "could not be opened" in opening("QUJD")[1]

@@ -10,6 +10,7 @@ import pytest
 
 from reward.config import SAMPLE_PAIRS, Settings
 from reward.service import RewardService
+from tests.reference import assert_scores_close
 from ui.files.batch import score_upload
 from ui.files.common import columns_of
 from ui.files.evaluate import NO_PROMPT_COLUMN, evaluate_upload
@@ -34,7 +35,7 @@ def test_batch_scores_every_row_in_order_into_a_temp_file(service, tiny_model, t
     scored = pd.read_csv(out)
     assert scored["id"].tolist() == [10, 20, 30, 40]
     expected = tiny_model.score_pairs(rows["question"].tolist(), rows["answer"].tolist())
-    assert scored["score"].tolist() == pytest.approx([s.score for s in expected], abs=1e-4)
+    assert_scores_close(scored["score"].tolist(), [s.score for s in expected])
     assert scored["tokens"].tolist() == [s.tokens for s in expected]
     assert "Scored 4 rows" in text and "qa.csv" in text
     assert len(preview) == 4 and histogram["count"].sum() == 4
@@ -80,7 +81,9 @@ def test_evaluate_on_the_sample_pairs_matches_an_independent_count(service, tiny
     assert f"Accuracy {wins / len(pairs):.1%} on {len(pairs)} pairs" in text
     assert histogram["count"].sum() == len(pairs)
     margins = sorted(c.score - r.score for c, r in zip(chosen, rejected))
-    assert worst["margin"].tolist() == pytest.approx([round(m, 3) for m in margins[:10]], abs=1e-3)
+    # Shown to 3 decimals; the page's scores and these are computed apart.
+    assert_scores_close(worst["margin"].tolist(), margins[:10], decimals=3,
+                        scale=[s.score for s in chosen + rejected])
     results = pd.read_json(out, lines=True)
     assert len(results) == len(pairs) and int(results["correct"].sum()) == wins
 
@@ -168,7 +171,7 @@ def test_evaluate_shows_the_length_baseline_and_both_trust_charts(service, tiny_
     chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     mine = points[points["side"] == "chosen"].sort_values("row")
     assert mine["length"].tolist() == [len(p["chosen"]) for p in pairs]
-    assert mine["score"].tolist() == pytest.approx([s.score for s in chosen], abs=1e-4)
+    assert_scores_close(mine["score"].tolist(), [s.score for s in chosen])
     dots = next(layer for layer in reliability.layer if "count" in getattr(layer.data, "columns", []))
     assert dots.data["count"].sum() == len(pairs)
 
@@ -183,4 +186,4 @@ def test_batch_reports_the_score_length_correlation_and_its_scatter(service, tin
     rho = plain_spearman(scores, [len(r) for r in rows["response"]])
     assert f"Spearman **{rho:+.2f}**" in text
     assert scatter.data["length"].tolist() == [len(r) for r in rows["response"]]
-    assert scatter.data["score"].tolist() == pytest.approx(scores, abs=1e-4)
+    assert_scores_close(scatter.data["score"].tolist(), scores)

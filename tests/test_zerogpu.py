@@ -17,6 +17,7 @@ from gradio_client.exceptions import ValidationError
 
 from reward.insight.ranking import rank_responses
 from tests.conftest import ROOT, launch_app
+from tests.reference import assert_scores_close
 from tests.test_server_log import App, assert_quiet
 
 PROMPT = "Why is AI Ethics important?"
@@ -64,10 +65,10 @@ def expected_ranking(tiny_model) -> list[dict]:
     return [r.record() for r in rank_responses([t for _, t in kept], scores, [i for i, _ in kept])]
 
 
-def assert_same(got: list[dict], expected: list[dict]) -> None:
+def assert_same(got: list[dict], expected: list[dict], score_scale: float) -> None:
     assert [{k: v for k, v in r.items() if k != "score"} for r in got] == [
         {k: v for k, v in r.items() if k != "score"} for r in expected]
-    assert [r["score"] for r in got] == pytest.approx([r["score"] for r in expected], abs=1e-5)
+    assert_scores_close([r["score"] for r in got], [r["score"] for r in expected], scale=score_scale)
 
 
 def read_record(path: Path) -> list[tuple[str, str]]:
@@ -118,11 +119,11 @@ def test_on_zerogpu_every_model_event_is_wrapped_and_nothing_else(zerogpu_app, t
     assert durations["score"] == durations["score_page"] == {None}
 
 
-def test_a_scoring_on_zerogpu_goes_through_the_decorator_and_scores_the_same(zerogpu_app, tiny_model):
+def test_a_scoring_on_zerogpu_goes_through_the_decorator_and_scores_the_same(zerogpu_app, tiny_model, score_scale):
     app, record = zerogpu_app
     before = len(read_record(record))
     got = Client(app.url + "/", verbose=False).predict(PROMPT, RESPONSES, api_name="/score")
-    assert_same(got, expected_ranking(tiny_model))
+    assert_same(got, expected_ranking(tiny_model), score_scale)
     assert read_record(record)[before:] == [("called", "score")]
     assert_quiet(app.new_lines(), 0)
 
@@ -146,7 +147,8 @@ def test_a_file_job_with_progress_runs_through_the_decorator(zerogpu_app, tiny_m
     assert ("called", "run_batch") in read_record(record)[before:]
 
 
-def test_without_spaces_the_app_starts_scores_unchanged_and_never_imports_it(tiny_settings, tiny_model, monkeypatch):
+def test_without_spaces_the_app_starts_scores_unchanged_and_never_imports_it(tiny_settings, tiny_model, score_scale,
+                                                                             monkeypatch):
     import importlib.util
 
     assert importlib.util.find_spec("spaces") is None, "this test needs a machine without the spaces package"
@@ -154,7 +156,7 @@ def test_without_spaces_the_app_starts_scores_unchanged_and_never_imports_it(tin
     demo, url = launch_app(tiny_settings)
     try:
         got = Client(url + "/", verbose=False).predict(PROMPT, RESPONSES, api_name="/score")
-        assert_same(got, expected_ranking(tiny_model))
+        assert_same(got, expected_ranking(tiny_model), score_scale)
         assert all(not hasattr(fn.fn, "__wrapped__") for fn in demo.fns.values() if fn.fn is not None)
     finally:
         demo.close()

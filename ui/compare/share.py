@@ -18,11 +18,13 @@ import binascii
 import json
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
 
 from reward.config import MAX_LINK_CHARS
+from reward.model.requests import InvalidRequest
 from reward.tables.display import shorten
 
 PARAM = "c"
@@ -31,6 +33,8 @@ ORIGIN_ALLOWANCE = 200
 """Characters kept for the page's own address in front of ``?c=``."""
 MAX_TOKEN_CHARS = MAX_LINK_CHARS - ORIGIN_ALLOWANCE - len(PARAM) - 2
 VERSION = 1
+KEYS = ("v", "p", "r", "s", "m")
+"""What a link's JSON holds, and nothing else: version, prompt, responses, scores, model."""
 MAX_MODEL_NAME = 200
 
 
@@ -89,8 +93,10 @@ def decode(token: str, *, max_responses: int, max_chars: int) -> SharedCompariso
         data = unpacker.decompress(packed, 4 * max_chars * (max_responses + 2) + 4096)
         if unpacker.unconsumed_tail or not unpacker.eof:
             raise ShareProblem(damaged)
-        payload = json.loads(data.decode("utf-8"))
-    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as err:
+        payload = json.loads(data.decode("utf-8"), object_pairs_hook=_keys_once, parse_constant=_not_json)
+    # ValueError covers bad base64 and JSON, and an integer of thousands of digits; RecursionError, JSON
+    # nested deeper than Python parses.
+    except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError, RecursionError) as err:
         if isinstance(err, ShareProblem):
             raise
         raise ShareProblem(damaged) from None
@@ -107,11 +113,26 @@ def decode(token: str, *, max_responses: int, max_chars: int) -> SharedCompariso
     return shared
 
 
+def _keys_once(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all different: with a key twice, which value is meant is anyone's guess."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("a key given twice")
+    return obj
+
+
+def _not_json(constant: str) -> float:
+    """Refuses NaN and Infinity, which Python's json reads but JSON does not have (and no score is)."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _checked(payload: object) -> SharedComparison | None:
-    """The comparison in a decoded payload, or None when its shape is not this page's."""
-    if not isinstance(payload, dict) or payload.get("v") != VERSION:
+    """The comparison in a decoded payload, or None when its shape is not exactly what :func:`encode` writes."""
+    if not isinstance(payload, dict) or set(payload) != set(KEYS):
         return None
-    prompt, responses, scores, model = payload.get("p"), payload.get("r"), payload.get("s"), payload.get("m")
+    version, prompt, responses, scores, model = (payload[k] for k in KEYS)
+    if type(version) is not int or version != VERSION:  # true and 1.0 are not version 1
+        return None
     if not isinstance(prompt, str) or not isinstance(model, str) or not isinstance(responses, list) \
             or not isinstance(scores, list) or len(scores) != len(responses) or not responses:
         return None
@@ -119,10 +140,31 @@ def _checked(payload: object) -> SharedComparison | None:
         return None
     if not _model_name(model):
         return None
-    if not all(s is None or (isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s))
-               for s in scores):
+    floats = _scores(scores, responses)
+    if floats is None:
         return None
-    return SharedComparison(prompt, responses, [None if s is None else float(s) for s in scores], model)
+    return SharedComparison(prompt, responses, floats, model)
+
+
+def _scores(values: list, responses: list[str]) -> list[float | None] | None:
+    """Each box's shared score as a float (None for a box not scored), or None when a value is not one
+    :func:`encode` could have written: not a finite number that a float holds, or a score for a blank box
+    (the page never scores one)."""
+    floats: list[float | None] = []
+    for value, response in zip(values, responses):
+        if value is None:
+            floats.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not response.strip():
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return None
+        if not math.isfinite(number):
+            return None
+        floats.append(number)
+    return floats
 
 
 def _plain_text(text: str) -> bool:
@@ -205,13 +247,23 @@ def share_token(scored: dict | None) -> tuple[str, dict, str]:
     return token, gr.update(value="", visible=True), ""
 
 
-def opened_link(request: gr.Request | None, most: int, max_chars: int) -> tuple[SharedComparison | None, str]:
-    """The comparison the page's address carries (None without one), and a message when it cannot be opened."""
+def opened_link(request: gr.Request | None, most: int, max_chars: int,
+                check: Callable[[str, list[str]], object]) -> tuple[SharedComparison | None, str]:
+    """The comparison the page's address carries (None without one), and a message when it cannot be opened.
+
+    ``check(prompt, responses)`` is the page's own validator of a scoring (raising InvalidRequest): a link whose
+    comparison it refuses (an empty prompt, every response blank) is not opened, since opening scores it.
+    """
     params = getattr(request, "query_params", None) or {}
     token = params.get(PARAM)
     if token is None:
         return None, ""
     try:
-        return decode(token, max_responses=most, max_chars=max_chars), ""
+        shared = decode(token, max_responses=most, max_chars=max_chars)
+        check(shared.prompt, shared.responses)
     except ShareProblem as err:
         return None, f"**The shared link could not be opened.** {err}"
+    except InvalidRequest as err:
+        return None, (f"**The shared link could not be opened.** The comparison in it cannot be scored: {err} "
+                      "Ask for the link again, or type the comparison in.")
+    return shared, ""

@@ -158,7 +158,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         None, share.token, share.link, js=LINK_JS, **page_only)
 
     def open_link(request: gr.Request) -> dict:
-        shared, problem = opened_link(request, most, settings.max_chars)
+        shared, problem = opened_link(request, most, settings.max_chars, service.check)
         if shared is None:
             return {opened: None, share.note: problem}
         # Kept as a plain dict: Gradio compares a state's old and new values by hashing them.
@@ -169,7 +169,13 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         if shared is None:
             return gr.skip()
         shared = SharedComparison(**shared)
-        shown = score_page(prompt_text, n, *texts)
+        try:
+            shown = score_page(prompt_text, n, *texts)
+        except gr.Error as err:
+            # Opening was not asked for by a click: what stopped the scoring (a model that cannot load, boxes
+            # edited meanwhile) is said in the link's note, with the comparison left in the boxes to score.
+            return {share.note: f"**Opened from a shared link, but not scored.** {err.message}",
+                    banner: load_error_banner(service)}
         now = shown[scored]
         ranking_now = SharedComparison(now["prompt"], now["boxes"], now["scores"], now["model"]).ranking()
         return {**shown, share.link: gr.update(visible=False), share.note: restored_note(shared, ranking_now,
