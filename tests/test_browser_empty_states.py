@@ -90,6 +90,7 @@ def test_no_panel_is_an_empty_frame_at_any_step(page, panels):
     expect(page.locator("#why-summary")).to_contain_text(re.compile(r"scores \*?\*?[+-]\d"))
     expect(page.locator("#probes")).to_contain_text("upper-cased")
     expect(page.locator("#why-hint")).to_be_hidden()
+    expect(page.locator("#why-prefixes canvas, #why-prefixes svg").first).to_be_visible()  # charts draw a moment late
     assert empty_frames(page, panels) == [], "with a response explained and probed"
 
     page.locator("#clear-btn").click()

@@ -261,8 +261,9 @@ def callee_of(call: ast.Call, fn):
 
 
 def answers_by_name(node: ast.AST, fn) -> bool:
-    """A returned or yielded expression is a dict keyed by component: a dict literal, ``gr.skip()``, or a call of a
-    function the handler sees annotated to return a dict; ``yield from`` a generator whose own yields are such."""
+    """A returned or yielded expression is a dict keyed by component: a dict literal, ``gr.skip()``, ``dict(...)``, or a
+    call of a function the handler sees annotated to return a dict; ``yield from`` a generator whose own yields are
+    such."""
     value = node.value
     if isinstance(node, ast.YieldFrom):
         callee = callee_of(value, fn) if isinstance(value, ast.Call) else None
@@ -274,7 +275,7 @@ def answers_by_name(node: ast.AST, fn) -> bool:
         return True
     if not isinstance(value, ast.Call):
         return False
-    if ast.unparse(value.func) == "gr.skip":
+    if ast.unparse(value.func) in ("gr.skip", "dict"):  # a copy of a dict is a dict
         return True
     callee = callee_of(value, fn)
     return callee is not None and inspect.signature(callee).return_annotation in (dict, "dict")

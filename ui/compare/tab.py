@@ -17,7 +17,7 @@ from .examples import ExampleSet, card_check
 from .probes import build_probes_panel
 from .ranking import build_ranking_panel
 from .share import LINK_JS, SharedComparison, opened_link, restored_note, scored_comparison, share_token
-from .why import attribute_choice, build_why_panel, explain_choice
+from .why import attribute_choice, build_why_panel, explain_curve, explain_first, explain_parts, explain_probes
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
@@ -145,13 +145,26 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     ranking.table.select(pick_row, scored, why.picker, **page_only)
 
     # Named functions, not partials or lambdas: on ZeroGPU, spaces.GPU wraps each model event by its name.
-    def explain_picked(last: dict | None, label: str | None):
-        yield from explain_choice(service, why, probes, last, label)
+    def explain_picked(last: dict | None, label: str | None) -> dict:
+        return explain_first(service, why, probes, last, label)
+
+    def explain_picked_parts(last: dict | None, label: str | None) -> dict:
+        return explain_parts(service, why, last, label)
+
+    def explain_picked_curve(last: dict | None, label: str | None) -> dict:
+        return explain_curve(service, why, last, label)
+
+    def probe_picked(last: dict | None, label: str | None) -> dict:
+        return explain_probes(service, why, probes, last, label)
 
     def attribute_picked(last: dict | None, label: str | None):
         return attribute_choice(service, last, label)
 
-    why.picker.change(explain_picked, [scored, why.picker], [*why.explained, *probes.outputs], **on_the_model)
+    picked = [scored, why.picker]
+    why.picker.change(explain_picked, picked, [*why.explained, *probes.outputs], **on_the_model).success(
+        explain_picked_parts, picked, [why.summary, why.sentences, why.effects, why.progress], **on_the_model).success(
+        explain_picked_curve, picked, [why.prefixes, why.progress], **on_the_model).success(
+        probe_picked, picked, [*probes.outputs, why.progress], **on_the_model)
     why.attribute.click(attribute_picked, [scored, why.picker], [why.attribution, why.attribution_note],
                         api_visibility="private", concurrency_id="attribute", concurrency_limit=1)
     share.button.click(share_token, scored, [share.token, share.link, share.note], **page_only).then(

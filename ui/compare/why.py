@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gradio as gr
@@ -156,7 +155,7 @@ class WhyPanel:
     def explained(self) -> list:
         """What a new explanation fills (and the token detail it clears)."""
         return [self.hint, self.detail, self.progress, self.summary, self.sentences, self.effects, self.prefixes,
-                self.tokens, self.token_note, self.attribution, self.attribution_note]
+                self.tokens, self.token_note, self.attribute, self.attribution, self.attribution_note]
 
     def offered(self, labels: list[str]) -> dict:
         """The panel after a scoring: its responses offered in the picker, nothing explained yet."""
@@ -170,10 +169,12 @@ class WhyPanel:
 
     def unexplained(self) -> dict:
         """Nothing explained: the hint shown, every part of the detail emptied and hidden."""
+        # The detail column stays; each part in it is hidden until the explanation fills it.
         hidden = gr.update(value=None, visible=False)
-        return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=False), self.progress: hidden,
+        return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=True), self.progress: hidden,
                 self.summary: "", self.sentences: hidden, self.effects: hidden, self.prefixes: hidden,
-                self.tokens: None, self.token_note: "", self.attribution: hidden, self.attribution_note: ""}
+                self.tokens: hidden, self.token_note: "", self.attribute: gr.update(visible=False),
+                self.attribution: hidden, self.attribution_note: ""}
 
 
 def build_why_panel() -> WhyPanel:
@@ -183,7 +184,7 @@ def build_why_panel() -> WhyPanel:
         picker = gr.Dropdown(label="Explain response (or click its row in the ranking)", choices=[], value=None,
                              interactive=True, elem_id="why-picker")
         hint = gr.Markdown(text.WHY_EMPTY, elem_id="why-hint", elem_classes=["empty-hint"])
-        with gr.Column(visible=False, elem_id="why-detail") as detail:
+        with gr.Column(elem_id="why-detail") as detail:
             progress = gr.Markdown(visible=False, elem_id="why-progress", elem_classes=["hint"])
             summary = gr.Markdown(elem_id="why-summary")
             with gr.Row(equal_height=False):
@@ -200,9 +201,9 @@ def build_why_panel() -> WhyPanel:
                                            x_title="Sentences so far", y_title="Reward (logit)", height=280,
                                            visible=False, elem_id="why-prefixes")
             tokens = gr.HighlightedText(label="What the model read", color_map=TOKEN_COLORS, show_legend=True,
-                                        show_inline_category=False, elem_id="why-tokens")
+                                        show_inline_category=False, visible=False, elem_id="why-tokens")
             token_note = gr.Markdown(elem_id="why-token-note")
-            attribute = gr.Button("Token detail (integrated gradients)", size="sm",
+            attribute = gr.Button("Token detail (integrated gradients)", size="sm", visible=False,
                                   elem_id="why-attribute-btn")
             attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
                                              visible=False, elem_id="why-attribution")
@@ -211,32 +212,73 @@ def build_why_panel() -> WhyPanel:
                     attribute, attribution, attribution_note)
 
 
-def explain_choice(service: RewardService, why: WhyPanel, probes: ProbesPanel, scored: dict | None,
-                   label: str | None) -> Iterator[dict]:
-    """The panel for the chosen response of the last scoring, part by part as each is ready: the score and the
-    tokens read at once, then each sentence's effect, then the answer as it unfolds, then the probes, with a line
-    saying what comes next (nothing changes without a chosen response)."""
-    if not scored or not label or label not in scored["responses"]:
-        yield gr.skip()
-        return
-    prompt, response = scored["prompt"], scored["responses"][label]
+def _picked(scored: dict | None, label: str | None) -> tuple[str, str] | None:
+    """The (prompt, response) of the chosen response of the last scoring, or None without one."""
+    if not scored or not label or label not in scored.get("responses", {}):
+        return None
+    return scored["prompt"], scored["responses"][label]
+
+
+def _explained(service: RewardService, pair: tuple[str, str], step: int) -> dict:
+    """The explanation as far as its ``step``-th part (0: the score and the tokens; 1: the parts' effects; 2: the
+    prefixes too). The parts before it come from the model's cache of scored pairs, so each step costs its own."""
     with problems_as_messages("Explaining", "Try a shorter response"):
-        steps = service.explain_steps(prompt, response)
-        explanation = next(steps).as_dict()
-        n = explanation["sentence_count"]
-        next_up = f"⏳ Taking out each {explanation['unit']} in turn…" if n else "⏳ Probing…"
-        yield {**probes.emptied(), **why.unexplained(), why.hint: gr.update(visible=False),
-               why.detail: gr.update(visible=True), why.progress: gr.update(value=next_up, visible=True),
-               why.summary: f"**{label}** scores **{explanation['score']:+.3f}**.",
-               why.tokens: token_view(explanation["tokens"], TRAINED_LENGTH),
-               why.token_note: token_note(explanation, TRAINED_LENGTH)}
-        explanation = next(steps).as_dict()
-        yield {why.summary: summary_text(label, explanation), why.sentences: sentence_view(explanation),
-               why.effects: effects_table(explanation),
-               why.progress: "⏳ Scoring the answer as it unfolds…" if n > 1 else "⏳ Probing…"}
-        explanation = next(steps).as_dict()
-        yield {why.prefixes: prefix_frame(explanation), why.progress: "⏳ Probing…"}
-    yield {**probe_choice(service, probes, scored, label), why.progress: gr.update(value="", visible=False)}
+        steps = service.explain_steps(*pair)
+        for _ in range(step):
+            next(steps)
+        return next(steps).as_dict()
+
+
+# The panel fills in four events, each started when the one before has finished (``.success``), each showing
+# its part as soon as it is ready: the score and the tokens read, then each sentence's effect, then the answer as
+# it unfolds, then the probes. (One generator event streaming the four parts lost parts on the page: Gradio sends
+# a generator's updates as differences, and a part shown in one update was sometimes never drawn.)
+
+def explain_first(service: RewardService, why: WhyPanel, probes: ProbesPanel, scored: dict | None,
+                  label: str | None) -> dict:
+    """The first part for the chosen response: its score and the tokens read, with a line saying what comes next
+    (nothing changes without a chosen response)."""
+    pair = _picked(scored, label)
+    if pair is None:
+        return gr.skip()
+    explanation = _explained(service, pair, 0)
+    n = explanation["sentence_count"]
+    next_up = f"⏳ Taking out each {explanation['unit']} in turn…" if n else "⏳ Probing…"
+    return {**probes.emptied(), **why.unexplained(), why.hint: gr.update(visible=False),
+            why.progress: gr.update(value=next_up, visible=True),
+            why.summary: f"**{label}** scores **{explanation['score']:+.3f}**.",
+            why.tokens: gr.update(value=token_view(explanation["tokens"], TRAINED_LENGTH), visible=True),
+            why.token_note: token_note(explanation, TRAINED_LENGTH), why.attribute: gr.update(visible=True)}
+
+
+def explain_parts(service: RewardService, why: WhyPanel, scored: dict | None, label: str | None) -> dict:
+    """The second part: each sentence's (or segment's) effect, and what the summary says was done."""
+    pair = _picked(scored, label)
+    if pair is None:
+        return gr.skip()
+    explanation = _explained(service, pair, 1)
+    unfolds = explanation["sentence_count"] > 1
+    return {why.summary: summary_text(label, explanation), why.sentences: sentence_view(explanation),
+            why.effects: effects_table(explanation),
+            why.progress: gr.update(value="⏳ Scoring the answer as it unfolds…" if unfolds else "⏳ Probing…",
+                                    visible=True)}
+
+
+def explain_curve(service: RewardService, why: WhyPanel, scored: dict | None, label: str | None) -> dict:
+    """The third part: the answer scored as it unfolds (no chart for a one-part answer)."""
+    pair = _picked(scored, label)
+    if pair is None:
+        return gr.skip()
+    return {why.prefixes: prefix_frame(_explained(service, pair, 2)),
+            why.progress: gr.update(value="⏳ Probing…", visible=True)}
+
+
+def explain_probes(service: RewardService, why: WhyPanel, probes: ProbesPanel, scored: dict | None,
+                   label: str | None) -> dict:
+    """The last part: the probes, and the progress line gone."""
+    if _picked(scored, label) is None:
+        return gr.skip()
+    return {**probe_choice(service, probes, scored, label), why.progress: gr.update(value="", visible=False)}
 
 
 def attribute_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
