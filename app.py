@@ -102,6 +102,11 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # The public API (/score, /explain, ...) doubles as MCP tools at /gradio_api/mcp/ (REWARD_MCP=0: off).
     problem = mcp_problem() if settings.mcp else None
     bounds = WaitingBounds(demo, settings.queue_size)  # slow work waits in a part of the queue, scoring in the rest
+    mcp = None
+    if settings.mcp and not problem:
+        from ui.mcp_door import McpDoor  # needs gradio[mcp]
+
+        mcp = McpDoor(demo, bounds)
     # Request bodies are capped at what the largest valid request needs (the page sends
     # the prompt and all its boxes); files go through the upload route and its own limit.
     # Inside that cap, requests to events and tools that do not fit them are refused in one line.
@@ -113,14 +118,21 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
              f"(up to {settings.max_responses}).")
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit,
-                                Middleware(FrontDoor, demo=demo, bounds=bounds)]
+                                Middleware(FrontDoor, demo=demo, bounds=bounds, mcp=mcp)]
+    # Launch without blocking, so that the tool calls are checked from the first; then block as Gradio would.
+    block = not kwargs.pop("prevent_thread_lock", False)
     launched = demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
-                           max_threads=max(40, settings.concurrency + 8), mcp_server=settings.mcp and not problem,
-                           allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
+                           max_threads=max(40, settings.concurrency + 8), mcp_server=mcp is not None,
+                           allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs,
+                           prevent_thread_lock=True, **kwargs)
+    if mcp is not None:
+        mcp.install()  # on Gradio's MCP server, which launch made
     problem = problem or (demo.mcp_error if settings.mcp else None)
     if problem:
         log.warning("The MCP tools are off: %s. Install them with pip install \"gradio[mcp]\", or set REWARD_MCP=0.",
                     " ".join(problem.split()).rstrip("."))
+    if block:
+        demo.block_thread()
     return launched
 
 
