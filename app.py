@@ -36,8 +36,10 @@ from ui.compare.tab import add_score_api, build_compare_tab
 from ui.compare.why import add_explain_api
 from ui.files.batch import build_batch_tab
 from ui.files.evaluate import build_evaluate_tab
+from ui.front_door import FrontDoor
 from ui.models import add_models_api, build_models_tab
-from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel, quiet_input_refusals
+from ui.page import CSS, SHORTCUT_JS, THEME, header, load_error_banner, model_panel
+from ui.protocol import WaitingBounds, quiet_preprocessing
 from ui.runtime import limit_malloc_arenas
 
 log = logging.getLogger("reward.app")
@@ -95,10 +97,19 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # at once instead of hanging.
     # api_open=False: no route skips the queue (Gradio leaves /gradio_api/run/* open off
     # Spaces), so every scoring request meets the validators and the limits above.
-    quiet_input_refusals(demo)  # a refused upload is the person's problem, not a traceback in the log
+    quiet_preprocessing(demo)  # an input Gradio cannot read is the caller's problem, not a traceback in the log
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
+    # The public API (/score, /explain, ...) doubles as MCP tools at /gradio_api/mcp/ (REWARD_MCP=0: off).
+    problem = mcp_problem() if settings.mcp else None
+    bounds = WaitingBounds(demo, settings.queue_size)  # slow work waits in a part of the queue, scoring in the rest
+    mcp = None
+    if settings.mcp and not problem:
+        from ui.mcp_door import McpDoor  # needs gradio[mcp]
+
+        mcp = McpDoor(demo, bounds)
     # Request bodies are capped at what the largest valid request needs (the page sends
     # the prompt and all its boxes); files go through the upload route and its own limit.
+    # Inside that cap, requests to events and tools that do not fit them are refused in one line.
     body_limit = Middleware(
         BodyLimit,
         max_bytes=request_body_limit(1 + max(settings.max_responses, PAGE_RESPONSE_BOXES), settings.max_chars),
@@ -106,16 +117,22 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
         hint=f"Shorten the texts (up to {settings.max_chars:,} characters each) or send fewer responses "
              f"(up to {settings.max_responses}).")
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit]
-    # The public API (/score, /explain, ...) doubles as MCP tools at /gradio_api/mcp/ (REWARD_MCP=0: off).
-    problem = mcp_problem() if settings.mcp else None
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), body_limit,
+                                Middleware(FrontDoor, demo=demo, bounds=bounds, mcp=mcp)]
+    # Launch without blocking, so that the tool calls are checked from the first; then block as Gradio would.
+    block = not kwargs.pop("prevent_thread_lock", False)
     launched = demo.launch(theme=THEME, css=CSS, js=SHORTCUT_JS, share=False, max_file_size=MAX_FILE_BYTES,
-                           max_threads=max(40, settings.concurrency + 8), mcp_server=settings.mcp and not problem,
-                           allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs, **kwargs)
+                           max_threads=max(40, settings.concurrency + 8), mcp_server=mcp is not None,
+                           allowed_paths=[str(SAMPLE_PAIRS.parent)], app_kwargs=app_kwargs,
+                           prevent_thread_lock=True, **kwargs)
+    if mcp is not None:
+        mcp.install()  # on Gradio's MCP server, which launch made
     problem = problem or (demo.mcp_error if settings.mcp else None)
     if problem:
         log.warning("The MCP tools are off: %s. Install them with pip install \"gradio[mcp]\", or set REWARD_MCP=0.",
                     " ".join(problem.split()).rstrip("."))
+    if block:
+        demo.block_thread()
     return launched
 
 

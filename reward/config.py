@@ -284,3 +284,15 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         if raw is not None:
             overrides[f.name] = _convert(f.name, str(raw), "--" + f.name.replace("_", "-"))
     return replace(base, **overrides)
+
+
+# -- The server's front door: what a request may be before Gradio reads it -----------------------
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a request's JSON may have: the app's own requests nest about 5 deep (a
+table sent as an input), and parsers that recurse (the MCP server's among them) fail on deep nesting with a
+traceback instead of a message."""
+WAITING_SHARES = {"attribute": 1 / 16, "files": 1 / 16, "explain": 1 / 8, "probe": 1 / 8, "models": 1 / 8}
+"""The share of ``queue_size`` each slow kind of work (by concurrency id) may fill with waiting requests, at least
+one each: together half the queue, so however much of them one client sends, scoring keeps the other half
+(at the default queue of 64: 4 token details, 4 file jobs, 8 explanations, 8 probes, 8 model comparisons)."""

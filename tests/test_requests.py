@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reward.config import Settings
-from reward.model.requests import InvalidRequest, check_request, check_steps
+from reward.model.requests import InvalidRequest, check_request, check_response, check_steps, json_kind
 
 S = Settings(max_responses=4, max_chars=100)
 
@@ -132,3 +132,64 @@ def test_attribution_steps_out_of_range_say_the_range(steps):
         check_steps(steps)
     assert err.value.field == "steps"
     str(err.value).encode("utf-8")
+
+
+# -- one response (/explain, /attribute, /probe): the same limits, in words for the one response -------------
+
+@pytest.mark.parametrize(
+    "prompt, response, field, message",
+    [
+        ("Why?", 5, "responses", "The response must be text, not a number."),
+        ("Why?", None, "responses", "The response must be text, not null."),
+        ("Why?", ["a"], "responses", "The response must be text, not a list."),
+        ("Why?", {"text": "a"}, "responses", "The response must be text, not an object."),
+        ("Why?", True, "responses", "The response must be text, not true."),
+        ("Why?", "", "responses", "The response is blank: send the text of the response to look into."),
+        ("Why?", " \n\t", "responses", "The response is blank"),
+        ("Why?", "y" * 101, "responses", "The response is 101 characters long; the limit is 100. Shorten it."),
+        ("Why?", "half \ud83d", "responses", "The response has a broken character at position 6 (U+D83D"),
+        ("", "fine", "prompt", "The prompt is empty"),
+        (3.5, "fine", "prompt", "The prompt must be text, not a number."),
+    ],
+)
+def test_a_single_response_is_refused_as_the_response(prompt, response, field, message):
+    with pytest.raises(InvalidRequest) as err:
+        check_response(prompt, response, S)
+    said = str(err.value)
+    assert said.startswith(message)
+    assert "Response 1" not in said and "very response" not in said and "0x" not in said
+    assert err.value.field == field and err.value.index == (None if field == "prompt" else 0)
+
+
+def test_a_single_response_passes_as_the_requests_do():
+    assert check_response("Why?", "Because. 🙂", S) == check_request("Why?", ["Because. 🙂"], S)
+
+
+@given(prompt=ANY_TEXT, response=ANY_TEXT)
+def test_one_response_is_refused_exactly_when_a_list_of_it_is(prompt, response):
+    """Only the words differ: the limits of check_request, for a list of one, on the same input."""
+    refused = []
+    for check in (lambda: check_response(prompt, response, S), lambda: check_request(prompt, [response], S)):
+        try:
+            check()
+            refused.append(None)
+        except InvalidRequest as err:
+            refused.append(err.field)
+    assert refused[0] == refused[1]
+
+
+@pytest.mark.parametrize("steps, shown", [(float("nan"), "not NaN"), (float("inf"), "not Infinity"),
+                                          (float("-inf"), "not -Infinity"), (2.5, "not 2.5"), (0, "not 0"),
+                                          ("32", "not text"), (None, "not null"), (False, "not false"),
+                                          (10 ** 40, "not a number that large"), ([1], "not a list")])
+def test_steps_refusals_name_the_value_as_json_would(steps, shown):
+    with pytest.raises(InvalidRequest) as err:
+        check_steps(steps)
+    assert f"from 1 to 256, {shown}:" in str(err.value)
+
+
+@pytest.mark.parametrize("value, kind", [(None, "null"), (True, "true"), (0, "a number"), (1.5, "a number"),
+                                         ("x", "text"), ([], "a list"), ((1,), "a list"), ({}, "an object"),
+                                         (object(), "a value of another kind")])
+def test_json_kind_never_shows_a_repr(value, kind):
+    assert json_kind(value) == kind

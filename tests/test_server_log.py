@@ -29,12 +29,14 @@ LOAD_ERROR = r"Cannot load reward model 'missing-model'.*REWARD_MODEL=/path"
 class App:
     """A `python app.py` subprocess on loopback whose output goes to ``log``."""
 
-    def __init__(self, model: Path, log: Path) -> None:
+    def __init__(self, model: Path, log: Path, **env: str) -> None:
+        """``env``: more environment variables for the app (``REWARD_QUEUE_SIZE="8"``)."""
         self.port, self.log = free_port(), log
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "REWARD_MODEL": str(model), "GRADIO_SERVER_PORT": str(self.port),
                "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-               "PYTHONUNBUFFERED": "1"}  # every line lands in the file when written, as a host's collector sees it
+               # every line lands in the file when written, as a host's collector sees it
+               "PYTHONUNBUFFERED": "1", **env}
         self._out = log.open("w")
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self._out,
                                      stderr=subprocess.STDOUT)

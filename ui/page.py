@@ -115,30 +115,6 @@ def refuse_boxes(check: Callable[[object, object], object], prompt: str, boxes: 
                     lambda err: 0 if err.field == "prompt" else first_box + (err.index or 0))
 
 
-def quiet_input_refusals(demo: gr.Blocks) -> None:
-    """Make Gradio's own refusals of an input leave no traceback in the server log.
-
-    A component refuses what it cannot take with a ``gr.Error`` raised as Gradio
-    does by default, traceback printed: ``gr.File`` refuses a file of a type it does
-    not take that way. That is a problem with the input, said to the person, not a
-    bug; ``problems_as_messages`` already keeps the app's own refusals quiet.
-    """
-    for block in demo.blocks.values():
-        preprocess = getattr(block, "preprocess", None)
-        if preprocess is None or getattr(preprocess, "quiet_refusals", False):
-            continue
-
-        def quiet(payload, _preprocess=preprocess):
-            try:
-                return _preprocess(payload)
-            except gr.Error as err:
-                err.print_exception = False
-                raise
-
-        quiet.quiet_refusals = True
-        block.preprocess = quiet
-
-
 def without_paths(message: str, *paths: Path) -> str:
     """``message`` with each server path (and its folder) reduced to the file's name."""
     for path in paths:

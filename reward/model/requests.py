@@ -6,6 +6,7 @@ was typed; the API returns it as the error text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,10 +45,46 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
     Raises:
         InvalidRequest: with a message that names the problem and what to change.
     """
-    if not isinstance(prompt, str):
-        raise InvalidRequest(f"The prompt must be text, not {type(prompt).__name__}.", "prompt")
+    check_prompt(prompt, settings)
     if isinstance(responses, str) or not isinstance(responses, Sequence):
-        raise InvalidRequest("The responses must be a list of texts, one per candidate response.")
+        raise InvalidRequest(f"The responses must be a list of texts, one per candidate response, not "
+                             f"{json_kind(responses)}.")
+    if len(responses) > settings.max_responses:
+        # Counted before looking at any item, so an absurd list costs nothing more.
+        raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
+                             "request, blank ones included. Remove some, or split them into several requests.")
+    kept: list[str] = []
+    indices: list[int] = []
+    for i, text in enumerate(responses):
+        _check_response_text(text, f"Response {i + 1}", i, settings)
+        if text.strip():
+            kept.append(text)
+            indices.append(i)
+    if not kept:
+        raise InvalidRequest("Every response is blank: write at least one candidate response to score.")
+    return ScoringRequest(prompt=prompt, responses=kept, indices=indices)
+
+
+def check_response(prompt: object, response: object, settings: Settings) -> ScoringRequest:
+    """Validate a prompt and the one response an endpoint looks into (``/explain``, ``/attribute``, ``/probe``).
+
+    The limits of :func:`check_request`, in words for one response ("The response ..."), which is
+    refused when blank: there is nothing to look into.
+
+    Raises:
+        InvalidRequest: with a message that names the problem and what to change.
+    """
+    check_prompt(prompt, settings)
+    _check_response_text(response, "The response", 0, settings)
+    if not response.strip():
+        raise InvalidRequest("The response is blank: send the text of the response to look into.", index=0)
+    return ScoringRequest(prompt=prompt, responses=[response], indices=[0])
+
+
+def check_prompt(prompt: object, settings: Settings) -> None:
+    """The prompt's share of the limits: text, not blank, not too long, whole characters."""
+    if not isinstance(prompt, str):
+        raise InvalidRequest(f"The prompt must be text, not {json_kind(prompt)}.", "prompt")
     if not prompt.strip():
         raise InvalidRequest("The prompt is empty: type the question or instruction the responses answer.",
                              "prompt")
@@ -56,25 +93,33 @@ def check_request(prompt: object, responses: object, settings: Settings) -> Scor
                              "Shorten it (the model reads only the first "
                              f"{settings.max_length} tokens of a pair anyway).", "prompt")
     check_characters(prompt, "The prompt", "prompt")
-    if len(responses) > settings.max_responses:
-        # Counted before looking at any item, so an absurd list costs nothing more.
-        raise InvalidRequest(f"{len(responses):,} responses were sent; the limit is {settings.max_responses} per "
-                             "request, blank ones included. Remove some, or split them into several requests.")
-    kept: list[str] = []
-    indices: list[int] = []
-    for i, text in enumerate(responses):
-        if not isinstance(text, str):
-            raise InvalidRequest(f"Response {i + 1} must be text, not {type(text).__name__}.", index=i)
-        if len(text) > settings.max_chars:
-            raise InvalidRequest(f"Response {i + 1} is {len(text):,} characters long; the limit is "
-                                 f"{settings.max_chars:,}. Shorten it.", index=i)
-        check_characters(text, f"Response {i + 1}", "responses", i)
-        if text.strip():
-            kept.append(text)
-            indices.append(i)
-    if not kept:
-        raise InvalidRequest("Every response is blank: write at least one candidate response to score.")
-    return ScoringRequest(prompt=prompt, responses=kept, indices=indices)
+
+
+def _check_response_text(text: object, what: str, index: int, settings: Settings) -> None:
+    """One response's share of the limits; ``what`` names it in messages ("Response 2", "The response")."""
+    if not isinstance(text, str):
+        raise InvalidRequest(f"{what} must be text, not {json_kind(text)}.", index=index)
+    if len(text) > settings.max_chars:
+        raise InvalidRequest(f"{what} is {len(text):,} characters long; the limit is {settings.max_chars:,}. "
+                             "Shorten it.", index=index)
+    check_characters(text, what, "responses", index)
+
+
+def json_kind(value: object) -> str:
+    """What a value is, in the words of JSON (what every caller sends), never its repr: "a number", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "a value of another kind"
 
 
 def check_characters(text: str, what: str, field: str, index: int | None = None) -> None:
@@ -106,5 +151,15 @@ def check_steps(steps: object) -> int:
     whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
     if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_ATTRIBUTION_STEPS:
         raise InvalidRequest(f"The steps must be a whole number from 1 to {MAX_ATTRIBUTION_STEPS}, not "
-                             f"{repr(steps)[:40]}: each step is a forward and a backward pass.", "steps")
+                             f"{_number_or_kind(steps)}: each step is a forward and a backward pass.", "steps")
     return int(steps)
+
+
+def _number_or_kind(value: object) -> str:
+    """A number as JSON writes it (NaN and Infinity as JavaScript spells them), anything else by its kind."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return json_kind(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return shown if len(shown) <= 20 else "a number that large"

@@ -9,7 +9,7 @@ import pandas as pd
 
 from reward.config import ATTRIBUTION_GAP_TARGET, ATTRIBUTION_STEPS
 from reward.insight.explain import TRAINED_LENGTH
-from reward.model.requests import check_steps
+from reward.model.requests import check_response, check_steps
 from reward.service import RewardService
 from reward.tables.display import shorten
 from ui import text
@@ -291,10 +291,11 @@ def attribute_choice(service: RewardService, scored: dict | None, label: str | N
 
 
 def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
-    """The validator of one (prompt, response) pair, and the steps if given: the limits and messages of ``/score``."""
+    """The validator of one (prompt, response) pair, and the steps if given: the limits of ``/score``, in words for
+    the one response."""
 
     def check() -> None:
-        service.check(prompt, [response])
+        check_response(prompt, response, service.settings)
         if steps:
             check_steps(steps[0])
 
