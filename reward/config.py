@@ -265,3 +265,13 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         if raw is not None:
             overrides[f.name] = _convert(f.name, str(raw), "--" + f.name.replace("_", "-"))
     return replace(base, **overrides)
+
+
+# -- --engine ray: scoring a file block by block (reward.cli, reward.jobs.distributed) ------------
+
+RAY_BLOCK_CHUNKS = 16
+"""``--engine ray`` scores a file in blocks of this many chunks (16 x 2,048 rows by default), one after the other,
+on the same replicas: a block is what a job that Ray gives up on can lose (the blocks before it are kept), and the
+batches of one block are what keeps the replicas busy at once."""
+RAY_BLOCK_CHUNKS_PER_WORKER = 2
+"""With ``--workers N``, a block holds at least this many chunks per replica, so that no replica waits idle."""

@@ -1,39 +1,39 @@
-"""Score on a Ray cluster: Ray Data spreads the pairs over a pool of model replicas (``--engine ray``).
+"""Score on a Ray cluster: a pool of model replicas, Ray actors, scores the pairs batch by batch (``--engine ray``).
 
-Only the scoring moves. The file is read, checked and written by the same pipelines as
-on one machine (:func:`reward.jobs.scoring.score_file`, :func:`reward.jobs.evaluate.evaluate_file`),
-so every refusal, limit and value passed through is the same; :class:`RayModel` stands in
-for the loaded model there. Its :meth:`RayModel.score_pairs` turns all the pairs into one
-Ray Data dataset, scores it with ``map_batches`` over an actor pool in which each actor
-loads the model once through :func:`reward.model.reward_model.load_from_settings` (same settings, so
-the same encoding, precision, length cut and batch size), and puts each score back at its
-row. A replica that dies is restarted by Ray and its batch run again.
+Only the scoring moves. The file is read, checked and written by the same pipelines as on one machine
+(:func:`reward.jobs.scoring.score_file`, :func:`reward.jobs.evaluate.evaluate_file`), so every refusal, limit and
+value passed through is the same; :class:`RayModel` stands in for the loaded model there. The pipelines hand it the
+file one block of rows at a time (:func:`reward.jobs.ray_engine.rows_at_once` sizes the blocks), and it cuts each
+block into batches (the local path's chunks), sends each batch to an idle replica and puts each score back at its
+row. The replicas start at the first block, each loading the model once through
+:func:`reward.model.reward_model.load_from_settings` (same settings: the same encoding, precision, length cut and
+batch size), and stay for the whole file. A replica that dies is restarted by Ray and its batch run again. When Ray
+gives up (a replica that cannot start, or keeps dying), the block fails with :class:`EngineFailed`, and the
+pipelines keep the blocks scored before it as they keep any part-way result: written to the output, the rest of
+the rows with empty scores.
 
 Before Ray starts, the model is loaded once here, on the CPU (:func:`check_model_here`), so that a model that
-cannot load gets the local path's one-line message instead of every replica's traceback; and while Ray runs,
-whatever it prints goes to stderr (:func:`stdout_to_stderr`), so that stdout carries only the command's output.
+cannot load gets the local path's one-line message instead of every replica's traceback. Connecting to Ray, and
+keeping its own output off the terminal, is :mod:`reward.jobs.ray_engine`'s part.
 
-Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports it until
-a run asks for it.
+Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports it until a run asks for it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
-import socket
-import sys
-import warnings
+import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reward.config import (
     CHUNK_ROWS,
     RAY_BATCH_RETRIES,
-    RAY_CONNECT_SECONDS,
     RAY_CPUS_PER_WORKER,
     RAY_WORKER_RESTARTS,
     ConfigError,
@@ -41,19 +41,21 @@ from reward.config import (
     Settings,
     precision_problem,
 )
+from reward.jobs.scoring import ScoringFailed
 
 if TYPE_CHECKING:
     from reward.model.reward_model import PairScore
 
 RAY_INSTALL = "pip install -r requirements-ray.txt"
 EXIT_FOR_TESTS_ENV = "RAY_REPLICA_EXIT_FOR_TESTS"
-"""For tests only, never a setting: ``N:MARKER`` makes the first replica to reach its Nth batch exit abruptly,
-once (it creates the file MARKER; a replica finds it there after its restart and goes on). Unset, nothing
-happens. A kill from outside would need Ray's state API (the dashboard) and lands at a random point of the job:
-before the first batch or after the last; this one always lands mid-run."""
+"""For tests only, never a setting; unset, nothing happens. ``N:MARKER``: the first replica to reach its Nth batch
+exits abruptly, once (it creates the file MARKER; a replica finds it there after its restart and goes on), a kill
+that always lands mid-run. ``exit:TEXT`` / ``raise:TEXT``: a replica exits abruptly / raises an error whenever its
+batch holds the prompt TEXT, so that Ray gives up on that batch. ``start:exit`` / ``start:raise``: every replica
+fails to start, its process exiting / raising an error, after the driver's own check of the model passed."""
 
 
-class EngineFailed(RuntimeError):
+class EngineFailed(ScoringFailed):
     """The Ray cluster could not be reached, or it gave up on the job: one line, what to do."""
 
 
@@ -76,10 +78,13 @@ class RayOptions:
     workers: int | None = None
     gpus_per_worker: float = 0.0
     batch_rows: int = CHUNK_ROWS
-    """Pairs in one Ray batch: one call to a replica, and what is scored again when one dies. The local path's
-    chunk, so that each pair shares its forward passes with the same pairs, and gets the same score."""
+    """Pairs in one batch: one call to a replica, and what is scored again when one dies. The local path's chunk,
+    so that each pair shares its forward passes with the same pairs, and gets the same score."""
 
     def check(self) -> None:
+        if self.address is not None and not self.address.strip():
+            raise ConfigError("--address is empty: give the cluster's address (HOST:6379, or auto on one of its "
+                              "nodes), or leave --address out to start a Ray on this machine.")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: give at least 1 model replica.")
         if self.gpus_per_worker < 0:
@@ -89,7 +94,7 @@ class RayOptions:
 
 
 class ScoringReplica:
-    """One model replica of the actor pool: loads the model once, then scores the batches it is given."""
+    """One model replica (a Ray actor): loads the model once, then scores the batches it is given."""
 
     def __init__(self, settings: Settings, threads: int, die_at: str | None = None) -> None:
         import torch
@@ -97,32 +102,43 @@ class ScoringReplica:
 
         from reward.model.reward_model import load_from_settings
 
+        self.die_at = die_at or ""
+        if self.die_at.startswith("start:"):
+            _fail_start(self.die_at)
         if threads > 0:
             torch.set_num_threads(threads)
         transformers_logging.disable_progress_bar()
         self.model = load_from_settings(settings)
         self.batches = 0
-        self.die_at = die_at
 
-    def __call__(self, batch: dict) -> dict:
-        import numpy as np
+    def ready(self) -> bool:
+        """Returns once the model is loaded: a replica gets batches only then."""
+        return True
 
+    def score(self, prompts: list[str], responses: list[str]) -> list[tuple[float, int, bool]]:
         self.batches += 1
         if self.die_at:
-            _die_once(self.die_at, self.batches)
-        scored = self.model.score_pairs(batch["prompt"].tolist(), batch["response"].tolist())
-        return {"row": batch["row"],
-                "score": np.array([s.score for s in scored], dtype=np.float64),
-                "tokens": np.array([s.tokens for s in scored], dtype=np.int64),
-                "truncated": np.array([s.truncated for s in scored], dtype=bool)}
+            _die_mid_run(self.die_at, self.batches, prompts)
+        return [(s.score, s.tokens, s.truncated) for s in self.model.score_pairs(prompts, responses)]
 
 
-def _die_once(spec: str, batches: int) -> None:
-    """The test hook of :data:`EXIT_FOR_TESTS_ENV`."""
-    at, _, marker = spec.partition(":")
-    if batches == int(at):
+def _fail_start(spec: str) -> None:
+    """The start-up forms of the test hook :data:`EXIT_FOR_TESTS_ENV`."""
+    if spec == "start:exit":
+        os._exit(1)
+    raise RuntimeError(f"the replica was stopped at start-up by {EXIT_FOR_TESTS_ENV}")
+
+
+def _die_mid_run(spec: str, batches: int, prompts: list[str]) -> None:
+    """The mid-run forms of the test hook :data:`EXIT_FOR_TESTS_ENV`."""
+    how, _, arg = spec.partition(":")
+    if how in ("exit", "raise") and arg in prompts:
+        if how == "exit":
+            os._exit(1)
+        raise RuntimeError(f"the replica was stopped on the prompt {arg!r} by {EXIT_FOR_TESTS_ENV}")
+    if how.isdigit() and batches == int(how):
         try:
-            with open(marker, "x"):
+            with open(arg, "x"):
                 pass
         except FileExistsError:
             return
@@ -130,13 +146,21 @@ def _die_once(spec: str, batches: int) -> None:
 
 
 class RayModel:
-    """What the scoring pipelines need of a model (``score_pairs``, ``max_length``), scored on Ray."""
+    """What the scoring pipelines need of a model (``score_pairs``, ``max_length``), scored by replicas on Ray."""
 
-    def __init__(self, settings: Settings, options: RayOptions) -> None:
-        self.settings = settings
-        self.options = options
+    def __init__(self, settings: Settings, options: RayOptions,
+                 keep_log: Callable[[], Path | None] | None = None) -> None:
+        self.settings, self.options = settings, options
+        self.keep_log = keep_log
+        """Called when Ray gave up: keeps the log of Ray's own messages, and says where it is."""
         self.max_length = settings.max_length
         self.batch_size = settings.batch_size
+        self.pool: list = []
+        """Every replica, started at the first block and kept until :meth:`stop`."""
+        self.starting: dict = {}
+        """A replica's ``ready()`` call -> the replica, until it answers."""
+        self.idle: list = []
+        """Replicas up and waiting for a batch."""
 
     def replicas(self) -> tuple[int, float]:
         """How many replicas, and the CPUs each reserves (the threads its torch uses)."""
@@ -159,11 +183,24 @@ class RayModel:
         largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
         return workers, max(1, min(cpus // workers, int(largest)))
 
+    def _start(self) -> None:
+        import ray
+
+        workers, cpus = self.replicas()
+        replica = ray.remote(ScoringReplica).options(
+            num_cpus=cpus, num_gpus=self.options.gpus_per_worker, max_restarts=RAY_WORKER_RESTARTS,
+            max_task_retries=RAY_BATCH_RETRIES)
+        die_at = os.environ.get(EXIT_FOR_TESTS_ENV)
+        self.pool = [replica.remote(self.settings, int(cpus), die_at) for _ in range(workers)]
+        self.starting = {r.ready.remote(): r for r in self.pool}
+
     def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
                     progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
-        """Score each ``(prompts[i], responses[i])`` pair on the cluster; results are in input order."""
-        import numpy as np
-        import pyarrow as pa
+        """Score each ``(prompts[i], responses[i])`` pair on the replicas; results are in input order.
+
+        Raises:
+            EngineFailed: Ray gave up (a replica could not start, or died more often than Ray restarts it).
+        """
         import ray
 
         from reward.model.reward_model import PairScore
@@ -173,52 +210,83 @@ class RayModel:
             raise ValueError(f"{n} prompts but {len(responses)} responses: give one prompt per response.")
         if n == 0:
             return []
+        if not self.pool:
+            self._start()
         step = self.options.batch_rows
-        blocks = [pa.table({"row": np.arange(start, min(start + step, n), dtype=np.int64),
-                            "prompt": pa.array(prompts[start:start + step], type=pa.large_string()),
-                            "response": pa.array(responses[start:start + step], type=pa.large_string())})
-                  for start in range(0, n, step)]
-        workers, cpus = self.replicas()
-        with warnings.catch_warnings():
-            # Ray 2.60 warns that actor options passed this way will go in 2.64, but offers no other way to
-            # set them for map_batches; requirements-ray.txt pins 2.60.
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-            dataset = ray.data.from_arrow(blocks).map_batches(
-                ScoringReplica, batch_size=step, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=workers),
-                fn_constructor_kwargs={"settings": self.settings, "threads": int(cpus),
-                                       "die_at": os.environ.get(EXIT_FOR_TESTS_ENV)},
-                num_cpus=cpus, num_gpus=self.options.gpus_per_worker or None,
-                max_restarts=RAY_WORKER_RESTARTS, max_task_retries=RAY_BATCH_RETRIES)
-        scores = np.full(n, np.nan)
-        tokens = np.zeros(n, dtype=np.int64)
-        truncated = np.zeros(n, dtype=bool)
-        seen = np.zeros(n, dtype=bool)
+        waiting = deque(range(0, n, step))
+        running: dict = {}  # a batch's call -> (its replica, its first row)
+        scored: list = [None] * n
         done = 0
         try:
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                rows = batch["row"]
-                scores[rows], tokens[rows], truncated[rows], seen[rows] = (
-                    batch["score"], batch["tokens"], batch["truncated"], True)
-                done += len(rows)
+            while waiting or running:
+                while self.idle and waiting:
+                    start, replica = waiting.popleft(), self.idle.pop()
+                    call = replica.score.remote(list(prompts[start:start + step]), list(responses[start:start + step]))
+                    running[call] = replica, start
+                (answered,), _ = ray.wait([*running, *self.starting], num_returns=1)
+                if answered in self.starting:
+                    replica = self.starting.pop(answered)
+                    try:
+                        ray.get(answered)
+                    except ray.exceptions.RayError as err:
+                        raise EngineFailed(self._gave_up(err, starting=True)) from None
+                    self.idle.append(replica)
+                    continue
+                replica, start = running.pop(answered)
+                try:
+                    batch = ray.get(answered)
+                except ray.exceptions.RayError as err:
+                    raise EngineFailed(self._gave_up(err, starting=False)) from None
+                scored[start:start + len(batch)] = batch
+                self.idle.append(replica)
+                done += len(batch)
                 if progress is not None:
                     progress(done, n)
-        except (KeyboardInterrupt, ValueError):
+        except BaseException:
+            self.stop()  # what the replicas still hold is lost with this block; none must go on scoring it
             raise
-        except Exception as err:
-            raise EngineFailed(f"Ray gave up on the job: {_first_line(err)}") from err
-        if not seen.all():  # cannot happen unless Ray lost batches; never write a file with holes
-            raise EngineFailed(f"Ray returned {int(seen.sum()):,} of {n:,} scores.")
-        return [PairScore(float(s), int(t), bool(c)) for s, t, c in zip(scores, tokens, truncated)]
+        return [PairScore(float(s), int(t), bool(c)) for s, t, c in scored]
+
+    def _gave_up(self, err: BaseException, *, starting: bool) -> str:
+        """The one line for a batch (or a start) Ray gave up on, naming the log of Ray's own messages."""
+        import ray
+
+        if isinstance(err, ray.exceptions.RayActorError) and not err.actor_init_failed:
+            what = (f"a model replica's process died{' while loading the model' * starting}, more often than Ray "
+                    f"restarts one ({RAY_WORKER_RESTARTS} times): out of memory, killed, crashed, or its node was lost")
+        elif starting:
+            what = f"a model replica could not start: {_reason(err)}"
+        else:
+            what = f"a model replica failed: {_reason(err)}"
+        log = self.keep_log() if self.keep_log is not None else None
+        return f"Ray gave up on the job: {what}" + (f"; Ray's own messages are in {log}" if log else "")
+
+    def stop(self) -> None:
+        """Stop every replica (a Ray that goes on running, e.g. a cluster's, would keep them otherwise)."""
+        import ray
+
+        pool, self.pool, self.starting, self.idle = self.pool, [], {}, []
+        for replica in pool:
+            with contextlib.suppress(Exception):  # already dead, or Ray itself is gone: nothing left to stop
+                ray.kill(replica, no_restart=True)
 
 
-def _first_line(err: BaseException) -> str:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(err: BaseException) -> str:
     """The useful line of a Ray error, whole: the cause's own ``Type: message`` line when it has one."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [_ANSI.sub("", line).strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line]
     for line in reversed(lines):
         if line.split(":")[0].endswith(("Error", "Exception")) and not line.startswith("ray."):
             return line
     return lines[0] if lines else type(err).__name__
+
+
+def whole_reason(err: BaseException) -> str:
+    """A Ray error's whole message in one line (Ray spreads some, such as a malformed address's, over several)."""
+    return " ".join(_ANSI.sub("", str(err)).split()).rstrip(" .:") or type(err).__name__
 
 
 def check_model_here(settings: Settings, gpus_per_worker: float) -> None:
@@ -242,81 +310,3 @@ def check_model_here(settings: Settings, gpus_per_worker: float) -> None:
     if problem:
         raise ModelLoadError(problem)
     load_from_settings(dataclasses.replace(settings, device="cpu", precision="fp32"))
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Send to stderr what is printed to stdout meanwhile, by Python (Ray's driver prints a dead worker's
-    notice to ``sys.stdout``) or by the file descriptor (processes started meanwhile inherit it)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    python_stdout, sys.stdout = sys.stdout, sys.stderr
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        sys.stdout = python_stdout
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-class RayEngine:
-    """A Ray connection for one command: ``model()`` connects (or starts a local Ray) and returns a
-    :class:`RayModel`; ``close()`` shuts Ray down again only if it was started here."""
-
-    def __init__(self, settings: Settings, options: RayOptions) -> None:
-        options.check()
-        self.settings, self.options = settings, options
-        self.started = False
-        self.redirect = contextlib.ExitStack()
-
-    def model(self) -> RayModel:
-        ray = import_ray()
-        check_model_here(self.settings, self.options.gpus_per_worker)
-        self.redirect.enter_context(stdout_to_stderr())  # until close(): Ray's own lines never reach stdout
-        if not ray.is_initialized():
-            _check_reachable(self.options.address)
-            try:
-                if self.options.address:
-                    ray.init(address=self.options.address, logging_level=logging.WARNING, log_to_driver=False)
-                else:
-                    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                where = f"the Ray cluster at {self.options.address}" if self.options.address else "a local Ray"
-                raise EngineFailed(f"cannot start or reach {where}: {_first_line(err)}. Check --address (the "
-                                   "head node's `ray status` shows it), or leave it out to run on this "
-                                   "machine.") from None
-            self.started = True
-        import ray.data
-
-        _quiet_ray()
-        ray.data.DataContext.get_current().enable_progress_bars = False  # ours is the one on the terminal
-        return RayModel(self.settings, self.options)
-
-    def close(self) -> None:
-        with self.redirect:
-            if self.started:
-                import ray
-
-                ray.shutdown()
-                self.started = False
-
-
-def _check_reachable(address: str | None) -> None:
-    """Fail at once, in one line, when a HOST:PORT address does not answer (Ray itself retries for minutes)."""
-    host, _, port = (address or "").rpartition(":")
-    if not host or "://" in address or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_SECONDS).close()
-    except OSError as err:
-        raise EngineFailed(f"cannot reach the Ray cluster at {address} ({err.strerror or err}). Check --address "
-                           "(`ray status` on the head node shows it), or use --address auto on a node of the "
-                           "cluster.") from None
-
-
-def _quiet_ray() -> None:
-    """Ray's own start-up and execution logs: warnings only, so the progress bar and the summary stay readable."""
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)

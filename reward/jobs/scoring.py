@@ -10,6 +10,9 @@ scored is lost: if it is interrupted, the rows scored so far are written out
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +37,12 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` as rows are scored."""
 ModelSource = "RewardModel | Callable[[], RewardModel]"
 """A loaded model, or a function that loads it (called once the input has passed every check)."""
+
+
+class ScoringFailed(RuntimeError):
+    """Scoring could not go on (e.g. the Ray cluster gave up on a block); the message is already one line for the
+    user, so :func:`stopped` shows it whole, where it shortens other errors."""
+
 
 class ScoringInterrupted(RuntimeError):
     """Scoring stopped part-way (an error, or Ctrl+C); what was scored before it is kept.
@@ -178,8 +187,12 @@ def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.
             destination: Path | None, *, neutralize_formulas: bool = False) -> ScoringInterrupted:
     """A :class:`ScoringInterrupted` for ``cause``, after writing ``partial`` to ``destination`` when
     anything was scored (a failure to write is reported in the message, not raised)."""
-    why = ("interrupted" if isinstance(cause, KeyboardInterrupt)
-           else f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}".rstrip(": "))
+    if isinstance(cause, KeyboardInterrupt):
+        why = "interrupted"
+    elif isinstance(cause, ScoringFailed):
+        why = str(cause)
+    else:
+        why = f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}".rstrip(": ")
     head = f"Scoring stopped after {done:,} of {total:,} {unit} ({why})."
     output = None
     if done == 0 or partial is None or destination is None:
@@ -187,12 +200,35 @@ def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.
     else:
         try:
             output, problem = keep(partial, destination, neutralize_formulas=neutralize_formulas)
-            tail = ((f" {problem} So" if problem else "") + f" the {done:,} scored {unit} were written to {output}"
+            tail = ((f" {problem} So the" if problem else " The") + f" {done:,} scored {unit} were written to {output}"
                     + (f"; {unit} {done + 1:,}-{total:,} have empty score columns." if unit == "rows" and done < total
                        else "."))
         except FileProblem as err:
             tail = f" Writing the scored {unit} failed too: {err}"
     return ScoringInterrupted(head + tail, done=done, total=total, output=output, partial=partial, cause=cause)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl+C: what was scored is kept (the command line exits 130)."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """While a job runs, SIGTERM interrupts it as Ctrl+C does: without this Python dies at once and loses what was
+    scored. A second SIGTERM is ignored, so that the first one's writing of the scored rows finishes."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def score_file(model: ModelSource, source: str | Path, destination: str | Path, prompt_column: str = "prompt",
