@@ -1,7 +1,8 @@
 """``--engine ray``: the same output as the single-process path, on a local Ray with two model replicas.
 
 Ray starts once for the module (two CPUs, no dashboard); ``main()`` runs in this process and uses it.
-Each Ray run starts two replicas, and each loads the tiny model once.
+Each Ray run starts two replicas, and each loads the tiny model once. What a terminal shows (one line when Ray
+gives up, a SIGTERM, a malformed address) is tested on the command as its own process, with its own Ray.
 """
 
 import argparse
@@ -230,7 +231,9 @@ def test_asking_for_gpus_the_cluster_does_not_have_is_one_error_line_not_a_hang(
     code, out, err = score(capsys, source, tmp_path / "out.csv", tiny_model_dir, "--engine", "ray",
                            "--gpus-per-worker", "1")
     assert code == EXIT_FAILED
-    last = err.strip().splitlines()[-1]  # Ray's own start-up lines come first, on stderr
+    # In this process capsys holds sys.stderr, where a Ray started here logs its start-up warnings; a command of its
+    # own sends them to its log (the subprocess tests below).
+    last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and last.endswith("Nothing was written."), err
     assert ("--gpus-per-worker 1: no node of the Ray cluster has 1 GPU (the most on one node is 0; the cluster has "
             "0 in all). Use --gpus-per-worker 0 on CPU machines, or start the GPU nodes first.") in last
