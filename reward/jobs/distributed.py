@@ -21,12 +21,11 @@ Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-from collections import deque
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,7 +93,7 @@ class RayOptions:
 
 
 class ScoringReplica:
-    """One model replica (a Ray actor): loads the model once, then scores the batches it is given."""
+    """One model replica of Ray Data's actor pool: loads the model once, then scores the batches it is given."""
 
     def __init__(self, settings: Settings, threads: int, die_at: str | None = None) -> None:
         import torch
@@ -111,15 +110,18 @@ class ScoringReplica:
         self.model = load_from_settings(settings)
         self.batches = 0
 
-    def ready(self) -> bool:
-        """Returns once the model is loaded: a replica gets batches only then."""
-        return True
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
 
-    def score(self, prompts: list[str], responses: list[str]) -> list[tuple[float, int, bool]]:
         self.batches += 1
+        prompts, responses = batch["prompt"].tolist(), batch["response"].tolist()
         if self.die_at:
             _die_mid_run(self.die_at, self.batches, prompts)
-        return [(s.score, s.tokens, s.truncated) for s in self.model.score_pairs(prompts, responses)]
+        scored = self.model.score_pairs(prompts, responses)
+        return {"row": batch["row"],
+                "score": np.array([s.score for s in scored], dtype=np.float64),
+                "tokens": np.array([s.tokens for s in scored], dtype=np.int64),
+                "truncated": np.array([s.truncated for s in scored], dtype=bool)}
 
 
 def _fail_start(spec: str) -> None:
@@ -146,7 +148,8 @@ def _die_mid_run(spec: str, batches: int, prompts: list[str]) -> None:
 
 
 class RayModel:
-    """What the scoring pipelines need of a model (``score_pairs``, ``max_length``), scored by replicas on Ray."""
+    """What the scoring pipelines need of a model (``score_pairs``, ``score_stream``, ``max_length``), scored by
+    Ray Data on a pool of model replicas."""
 
     def __init__(self, settings: Settings, options: RayOptions,
                  keep_log: Callable[[], Path | None] | None = None) -> None:
@@ -155,12 +158,6 @@ class RayModel:
         """Called when Ray gave up: keeps the log of Ray's own messages, and says where it is."""
         self.max_length = settings.max_length
         self.batch_size = settings.batch_size
-        self.pool: list = []
-        """Every replica, started at the first block and kept until :meth:`stop`."""
-        self.starting: dict = {}
-        """A replica's ``ready()`` call -> the replica, until it answers."""
-        self.idle: list = []
-        """Replicas up and waiting for a batch."""
 
     def replicas(self) -> tuple[int, float]:
         """How many replicas, and the CPUs each reserves (the threads its torch uses)."""
@@ -183,23 +180,43 @@ class RayModel:
         largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
         return workers, max(1, min(cpus // workers, int(largest)))
 
-    def _start(self) -> None:
+    def _dataset(self, prompts: Sequence[str], responses: Sequence[str]):
+        """One Ray Data dataset over all the pairs, a block per batch, scored by ``map_batches`` on one actor pool."""
+        import numpy as np
+        import pyarrow as pa
         import ray
 
+        n, step = len(prompts), self.options.batch_rows
+        blocks = [pa.table({"row": np.arange(start, min(start + step, n), dtype=np.int64),
+                            "prompt": pa.array(prompts[start:start + step], type=pa.large_string()),
+                            "response": pa.array(responses[start:start + step], type=pa.large_string())})
+                  for start in range(0, n, step)]
         workers, cpus = self.replicas()
-        replica = ray.remote(ScoringReplica).options(
-            num_cpus=cpus, num_gpus=self.options.gpus_per_worker, max_restarts=RAY_WORKER_RESTARTS,
-            max_task_retries=RAY_BATCH_RETRIES)
-        die_at = os.environ.get(EXIT_FOR_TESTS_ENV)
-        self.pool = [replica.remote(self.settings, int(cpus), die_at) for _ in range(workers)]
-        self.starting = {r.ready.remote(): r for r in self.pool}
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # blocks come back in file order, so each one can be kept
+        context.enable_progress_bars = False  # the command's bar is the one on the terminal
+        # Replicas that die as they load the model are replaced this many times in a row, then Ray gives up.
+        context.max_consecutive_actor_init_deaths = RAY_WORKER_RESTARTS
+        with warnings.catch_warnings():
+            # Ray 2.60 warns that actor options passed this way will go in 2.64, but offers no other way to set them
+            # for map_batches; requirements-ray.txt pins 2.60.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            return ray.data.from_arrow(blocks).map_batches(
+                ScoringReplica, batch_size=step, batch_format="numpy", concurrency=workers,
+                fn_constructor_kwargs={"settings": self.settings, "threads": int(cpus),
+                                       "die_at": os.environ.get(EXIT_FOR_TESTS_ENV)},
+                num_cpus=cpus, num_gpus=self.options.gpus_per_worker or None,
+                max_restarts=RAY_WORKER_RESTARTS, max_task_retries=RAY_BATCH_RETRIES)
 
-    def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
-                    progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
-        """Score each ``(prompts[i], responses[i])`` pair on the replicas; results are in input order.
+    def score_stream(self, prompts: Sequence[str], responses: Sequence[str], *,
+                     progress: Callable[[int, int], None] | None = None) -> Iterator[list[PairScore]]:
+        """Score each ``(prompts[i], responses[i])`` pair; yields the scores a block at a time, in input order.
+
+        One dataset and one pool of replicas for all the pairs: each replica loads the model once. What was
+        yielded before Ray gives up stays the caller's to keep.
 
         Raises:
-            EngineFailed: Ray gave up (a replica could not start, or died more often than Ray restarts it).
+            EngineFailed: Ray gave up (a replica could not start, or failed or died more often than Ray retries).
         """
         import ray
 
@@ -209,66 +226,52 @@ class RayModel:
         if n != len(responses):
             raise ValueError(f"{n} prompts but {len(responses)} responses: give one prompt per response.")
         if n == 0:
-            return []
-        if not self.pool:
-            self._start()
-        step = self.options.batch_rows
-        waiting = deque(range(0, n, step))
-        running: dict = {}  # a batch's call -> (its replica, its first row)
-        scored: list = [None] * n
+            return
+        batches = iter(self._dataset(prompts, responses).iter_batches(batch_size=None, batch_format="numpy",
+                                                                      prefetch_batches=0))
         done = 0
         try:
-            while waiting or running:
-                while self.idle and waiting:
-                    start, replica = waiting.popleft(), self.idle.pop()
-                    call = replica.score.remote(list(prompts[start:start + step]), list(responses[start:start + step]))
-                    running[call] = replica, start
-                (answered,), _ = ray.wait([*running, *self.starting], num_returns=1)
-                if answered in self.starting:
-                    replica = self.starting.pop(answered)
-                    try:
-                        ray.get(answered)
-                    except ray.exceptions.RayError as err:
-                        raise EngineFailed(self._gave_up(err, starting=True)) from None
-                    self.idle.append(replica)
-                    continue
-                replica, start = running.pop(answered)
+            while done < n:
                 try:
-                    batch = ray.get(answered)
-                except ray.exceptions.RayError as err:
-                    raise EngineFailed(self._gave_up(err, starting=False)) from None
-                scored[start:start + len(batch)] = batch
-                self.idle.append(replica)
-                done += len(batch)
+                    batch = next(batches)
+                except StopIteration:  # cannot happen unless Ray lost blocks; never write a file with holes
+                    raise EngineFailed(f"Ray returned {done:,} of {n:,} scores.") from None
+                except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as err:
+                    raise EngineFailed(self._gave_up(err)) from None
+                rows = batch["row"]
+                if len(rows) and rows[0] != done:  # preserve_order holds this; a hole would shift every score after
+                    raise EngineFailed(f"Ray returned row {int(rows[0]) + 1:,} where row {done + 1:,} was due.")
+                done += len(rows)
+                yield [PairScore(float(s), int(t), bool(c))
+                       for s, t, c in zip(batch["score"], batch["tokens"], batch["truncated"])]
                 if progress is not None:
                     progress(done, n)
-        except BaseException:
-            self.stop()  # what the replicas still hold is lost with this block; none must go on scoring it
-            raise
-        return [PairScore(float(s), int(t), bool(c)) for s, t, c in scored]
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # stops the dataset and its replicas when the caller stops early (an error, a SIGTERM)
 
-    def _gave_up(self, err: BaseException, *, starting: bool) -> str:
-        """The one line for a batch (or a start) Ray gave up on, naming the log of Ray's own messages."""
+    def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
+                    progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
+        """Score each ``(prompts[i], responses[i])`` pair (one dataset, one pool for the call); in input order."""
+        return [score for block in self.score_stream(prompts, responses, progress=progress) for score in block]
+
+    def _gave_up(self, err: BaseException) -> str:
+        """The one line for a job Ray gave up on, naming the log of Ray's own messages."""
         import ray
 
-        if isinstance(err, ray.exceptions.RayActorError) and not err.actor_init_failed:
-            what = (f"a model replica's process died{' while loading the model' * starting}, more often than Ray "
-                    f"restarts one ({RAY_WORKER_RESTARTS} times): out of memory, killed, crashed, or its node was lost")
-        elif starting:
+        if isinstance(err, ray.exceptions.RayActorError) and err.actor_init_failed:  # raised as it loaded the model
             what = f"a model replica could not start: {_reason(err)}"
+        elif isinstance(err, ray.exceptions.RayActorError):
+            what = ("a model replica's process died, more often than Ray restarts one "
+                    f"({RAY_WORKER_RESTARTS} times): out of memory, killed, crashed, or its node was lost")
         else:
             what = f"a model replica failed: {_reason(err)}"
         log = self.keep_log() if self.keep_log is not None else None
         return f"Ray gave up on the job: {what}" + (f"; Ray's own messages are in {log}" if log else "")
 
     def stop(self) -> None:
-        """Stop every replica (a Ray that goes on running, e.g. a cluster's, would keep them otherwise)."""
-        import ray
-
-        pool, self.pool, self.starting, self.idle = self.pool, [], {}, []
-        for replica in pool:
-            with contextlib.suppress(Exception):  # already dead, or Ray itself is gone: nothing left to stop
-                ray.kill(replica, no_restart=True)
+        """Nothing to stop between jobs: Ray Data stops a dataset's replicas when its stream ends or is closed."""
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -58,9 +58,11 @@ def check_ray_flags(args: argparse.Namespace) -> None:
 
 
 def rows_at_once(args: argparse.Namespace) -> int:
-    """Texts the pipeline hands the model at a time: a chunk (``--chunk-rows``); on Ray a block of chunks, which the
-    replicas score together (a chunk each, in turn), and which is what a job that Ray gives up on can lose."""
-    if args.engine != "ray":
+    """Texts the pipeline hands the model at a time: a chunk (``--chunk-rows``). On Ray, ``score`` hands it the whole
+    file as one job, still kept a chunk at a time (:func:`reward.jobs.scoring.scored_chunks`); ``evaluate`` hands it
+    blocks of chunks, one job each, which the replicas score together, and which is what a job that Ray gives up on
+    can lose."""
+    if args.engine != "ray" or getattr(args, "command", None) == "score":
         return args.chunk_rows
     return args.chunk_rows * max(RAY_BLOCK_CHUNKS, RAY_BLOCK_CHUNKS_PER_WORKER * (args.workers or 0))
 
@@ -187,6 +189,8 @@ class RayEngine:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise EngineFailed(f"cannot start or reach {where}: {whole_reason(err)}. Check --address (the head "
                                    "node's `ray status` shows it), or leave it out to run on this machine.") from None
+        import ray.data  # noqa: F401  (loads Ray Data, which the model's jobs run on)
+
         _quiet_ray()
         self.ray_model = RayModel(self.settings, self.options, self.output.keep)
         return self.ray_model

@@ -14,7 +14,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,7 +119,7 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
     """Score every row of ``df`` and add ``score``, ``tokens`` and ``truncated`` columns to it, in place.
 
     Rows keep their order. The table is scored ``chunk_rows`` rows at a time, in
-    file order; :meth:`RewardModel.score_pairs` sorts each chunk by length and
+    file order (:func:`scored_chunks`); :meth:`RewardModel.score_pairs` sorts each chunk by length and
     scores it in micro-batches. No copy of the table is made.
 
     If scoring stops part-way (an exception, or Ctrl+C) the columns are still
@@ -148,21 +148,16 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
     done = 0
     start_time = time.perf_counter()
     try:
-        for start in range(0, n, chunk_rows):
-            stop = min(start + chunk_rows, n)
-            prompts = df[prompt_column].iloc[start:stop].tolist()
-            responses = df[response_column].iloc[start:stop].tolist()
-            empty += count_empty(responses)
-
-            def chunk_progress(d: int, _t: int, offset: int = start) -> None:
-                if progress is not None:
-                    progress(offset + d, n)
-
-            scored = model.score_pairs(prompts, responses, progress=chunk_progress)
-            scores[start:stop] = [s.score for s in scored]
-            tokens[start:stop] = [s.tokens for s in scored]
-            truncated[start:stop] = [s.truncated for s in scored]
-            done = stop
+        # closing(): a stream stopped early (an error, Ctrl+C) stops its scoring now, not when it is collected
+        with contextlib.closing(scored_chunks(model, df[prompt_column], df[response_column], progress,
+                                              chunk_rows)) as chunks:
+            for scored in chunks:
+                stop = done + len(scored)
+                empty += count_empty(df[response_column].iloc[done:stop].tolist())
+                scores[done:stop] = [s.score for s in scored]
+                tokens[done:stop] = [s.tokens for s in scored]
+                truncated[done:stop] = [s.truncated for s in scored]
+                done = stop  # from here on this chunk is kept, whatever stops the next one
     finally:
         seconds = time.perf_counter() - start_time
         unscored = np.arange(n) >= done
@@ -171,6 +166,30 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
         df["truncated"] = pd.arrays.BooleanArray(truncated, mask=unscored)
     return ScoreSummary(rows=n, truncated=int(truncated.sum()), seconds=seconds, max_length=model.max_length,
                         rows_per_second=per_second(n, seconds), empty=empty)
+
+
+def scored_chunks(model: RewardModel, prompts: pd.Series, responses: pd.Series, progress: ProgressCallback | None,
+                  chunk_rows: int) -> Iterator[list]:
+    """The scores of consecutive chunks of the pairs, in file order, as each chunk is finished.
+
+    A model that scores a whole file as one job (:class:`~reward.jobs.distributed.RayModel` has ``score_stream``: one
+    Ray Data dataset and one pool of replicas) is handed every pair at once; any other is called chunk by chunk.
+    Either way the caller keeps each chunk as it comes, so what was finished before a failure is kept.
+    """
+    n = len(prompts)
+    stream = getattr(model, "score_stream", None)
+    if stream is not None:
+        yield from stream(prompts.tolist(), responses.tolist(), progress=progress)
+        return
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+
+        def chunk_progress(d: int, _t: int, offset: int = start) -> None:
+            if progress is not None:
+                progress(offset + d, n)
+
+        yield model.score_pairs(prompts.iloc[start:stop].tolist(), responses.iloc[start:stop].tolist(),
+                                progress=chunk_progress)
 
 
 def count_empty(texts: list[str]) -> int:
