@@ -330,8 +330,9 @@ POISONED = pd.DataFrame({"prompt": [f"q{i}" for i in range(80)],
 
 
 def test_ray_giving_up_part_way_keeps_the_rows_scored_before(tmp_path, tiny_model_dir, tiny_model, ray_temp):
-    """Blocks of 2 x 16 rows: the first block is scored, the second holds row 41 (q40), on which a replica fails.
-    The first 32 rows are written, the rest with empty scores, as the local path keeps a part-way result."""
+    """One dataset over the file, a block per 2-row chunk, consumed in order; the block of row 41 (q40) makes a
+    replica fail. Every block consumed before Ray gave up is written (how many depends on when the failure overtakes
+    them, never past row 40), the rest with empty scores, as the local path keeps a part-way result."""
     source, output, whole = tmp_path / "rows.jsonl", tmp_path / "kept.jsonl", tmp_path / "whole.jsonl"
     write_table(POISONED, source)
     common = ["score", str(source), "--model", str(tiny_model_dir), "--device", "cpu", "-q", *RAY]
@@ -343,20 +344,23 @@ def test_ray_giving_up_part_way_keeps_the_rows_scored_before(tmp_path, tiny_mode
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     log = named_log(lines[0], ray_temp)
-    assert lines[0] == ("error: Scoring stopped after 32 of 80 rows (Ray gave up on the job: a model replica failed: "
-                        "RuntimeError: the replica was stopped on the prompt 'q40' by RAY_REPLICA_EXIT_FOR_TESTS; Ray's "
-                        f"own messages are in {log}). The 32 scored rows were written to {output}; rows 33-80 have "
-                        "empty score columns.")
+    kept_rows = int(re.match(r"error: Scoring stopped after (\d+) of 80 rows", lines[0]).group(1))
+    assert 0 < kept_rows <= 40 and kept_rows % 2 == 0, lines[0]  # whole chunks, none past the failed one
+    assert lines[0] == (f"error: Scoring stopped after {kept_rows} of 80 rows (Ray gave up on the job: a model replica "
+                        "failed: RuntimeError: the replica was stopped on the prompt 'q40' by "
+                        f"RAY_REPLICA_EXIT_FOR_TESTS; Ray's own messages are in {log}). The {kept_rows} scored rows "
+                        f"were written to {output}; rows {kept_rows + 1}-80 have empty score columns.")
     kept, complete = read_table(output), read_table(whole)
     assert kept[list(POISONED.columns)].equals(POISONED)
-    assert kept["score"][32:].isna().all() and kept["tokens"][32:].isna().all() and kept["truncated"][32:].isna().all()
-    assert_scores_close(kept["score"][:32], complete["score"][:32])  # the unharmed run's first block
+    assert (kept["score"][kept_rows:].isna().all() and kept["tokens"][kept_rows:].isna().all()
+            and kept["truncated"][kept_rows:].isna().all())
+    assert_scores_close(kept["score"][:kept_rows], complete["score"][:kept_rows])  # the unharmed run's rows
     for column in ("tokens", "truncated"):
-        assert kept[column][:32].tolist() == complete[column][:32].tolist(), column
-    here = [s.score for start in range(0, 32, 2)
+        assert kept[column][:kept_rows].tolist() == complete[column][:kept_rows].tolist(), column
+    here = [s.score for start in range(0, kept_rows, 2)
             for s in tiny_model.score_pairs(POISONED["prompt"][start:start + 2].tolist(),
                                             POISONED["response"][start:start + 2].tolist())]
-    assert_scores_close(kept["score"][:32], here)
+    assert_scores_close(kept["score"][:kept_rows], here)
 
 
 def test_evaluate_on_ray_giving_up_part_way_keeps_the_pairs_scored_before(tmp_path, tiny_model_dir, tiny_model,
@@ -387,15 +391,15 @@ def test_evaluate_on_ray_giving_up_part_way_keeps_the_pairs_scored_before(tmp_pa
 
 def test_sigterm_during_a_ray_job_keeps_the_blocks_scored_and_ends_in_one_line(tmp_path, tiny_model_dir, tiny_model):
     """A SIGTERM (a scheduler's stop) ends the command as Ctrl+C does: exit 130, one line after the progress bar, the
-    finished blocks written; no native stack dump of Ray's."""
-    n, chunk, block = 30_000, 8, 8 * 16
+    blocks (chunks) consumed from the stream written; no native stack dump of Ray's."""
+    n, chunk = 30_000, 8
     source, output = tmp_path / "many.csv", tmp_path / "many.scored.csv"
     rows = pd.DataFrame({"prompt": [f"Question {i}: what follows {i}?" for i in range(n)],
                          "response": [f"The number {i + 1} follows, as it always has. " * 3 for i in range(n)]})
     write_table(rows, source)
     code, out, err, seen = terminate_after(["score", str(source), "-o", str(output), "--model", str(tiny_model_dir),
                                             "--device", "cpu", "--engine", "ray", "--workers", "2", "--chunk-rows",
-                                            str(chunk)], block, timeout=600)
+                                            str(chunk)], 16 * chunk, timeout=600)
     lines = bar_and_lines(err)
     assert code == EXIT_INTERRUPTED and out == "", err
     assert len(lines) == 1, err
@@ -403,7 +407,7 @@ def test_sigterm_during_a_ray_job_keeps_the_blocks_scored_and_ends_in_one_line(t
                         lines[0]).group(1).replace(",", ""))
     assert lines[0].endswith(f"The {done:,} scored rows were written to {output}; rows {done + 1:,}-30,000 have "
                              "empty score columns."), lines[0]
-    assert done % block == 0 and done >= seen - seen % block
+    assert done % chunk == 0 and done >= seen  # whole chunks: every one the bar had counted, maybe more
     back = read_table(output)  # CSV: every cell is text, an empty score cell the empty string
     assert [(back[c] != "").sum() for c in ("score", "tokens", "truncated")] == [done] * 3
     here = [s.score for start in range(0, done, chunk) for s in
@@ -434,6 +438,8 @@ def test_a_malformed_address_is_ray_s_whole_reason_in_one_line(tmp_path, tiny_mo
 
 @pytest.mark.parametrize("workers, chunks", [(None, RAY_BLOCK_CHUNKS), (1, RAY_BLOCK_CHUNKS), (40, 80)])
 def test_a_ray_block_is_enough_chunks_for_every_replica(workers, chunks):
-    args = argparse.Namespace(engine="ray", chunk_rows=2, workers=workers)
+    """evaluate hands Ray blocks of chunks; score hands it the whole file, kept a chunk at a time."""
+    args = argparse.Namespace(command="evaluate", engine="ray", chunk_rows=2, workers=workers)
     assert rows_at_once(args) == 2 * max(chunks, RAY_BLOCK_CHUNKS_PER_WORKER * (workers or 0))
-    assert rows_at_once(argparse.Namespace(engine="local", chunk_rows=2, workers=None)) == 2
+    assert rows_at_once(argparse.Namespace(command="score", engine="ray", chunk_rows=2, workers=workers)) == 2
+    assert rows_at_once(argparse.Namespace(command="evaluate", engine="local", chunk_rows=2, workers=None)) == 2

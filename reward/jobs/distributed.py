@@ -1,16 +1,16 @@
-"""Score on a Ray cluster: a pool of model replicas, Ray actors, scores the pairs batch by batch (``--engine ray``).
+"""Score on a Ray cluster: Ray Data spreads the pairs over a pool of model replicas (``--engine ray``).
 
 Only the scoring moves. The file is read, checked and written by the same pipelines as on one machine
 (:func:`reward.jobs.scoring.score_file`, :func:`reward.jobs.evaluate.evaluate_file`), so every refusal, limit and
-value passed through is the same; :class:`RayModel` stands in for the loaded model there. The pipelines hand it the
-file one block of rows at a time (:func:`reward.jobs.ray_engine.rows_at_once` sizes the blocks), and it cuts each
-block into batches (the local path's chunks), sends each batch to an idle replica and puts each score back at its
-row. The replicas start at the first block, each loading the model once through
-:func:`reward.model.reward_model.load_from_settings` (same settings: the same encoding, precision, length cut and
-batch size), and stay for the whole file. A replica that dies is restarted by Ray and its batch run again. When Ray
-gives up (a replica that cannot start, or keeps dying), the block fails with :class:`EngineFailed`, and the
-pipelines keep the blocks scored before it as they keep any part-way result: written to the output, the rest of
-the rows with empty scores.
+value passed through is the same; :class:`RayModel` stands in for the loaded model there. Its
+:meth:`RayModel.score_stream` turns the pairs it is given (``score``: the whole file) into ONE Ray Data dataset, a
+block per batch (the local path's chunk), scores it with ``map_batches`` over one actor pool, in which each replica
+loads the model once through :func:`reward.model.reward_model.load_from_settings` (same settings: the same
+encoding, precision, length cut and batch size), and yields the blocks in file order as they finish
+(``preserve_order``), for the pipeline to keep one by one. A replica that dies is restarted by Ray and its batch run
+again. When Ray gives up (a replica that cannot start, or keeps failing), the stream ends in :class:`EngineFailed`
+and the pipeline keeps the blocks it had, as it keeps any part-way result: written to the output, the rest of the
+rows with empty scores.
 
 Before Ray starts, the model is loaded once here, on the CPU (:func:`check_model_here`), so that a model that
 cannot load gets the local path's one-line message instead of every replica's traceback. Connecting to Ray, and
