@@ -14,7 +14,8 @@ Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way
 scored is written out first); 2 bad input or usage (the message starts with ``error:``; nothing was scored);
 3 every row was scored but OUTPUT could not be written: the complete result was kept in a
 rescue copy, whose path is printed; 130 interrupted (Ctrl+C or SIGTERM; what was scored is written out first).
-With ``--engine ray`` that is every block of rows Ray finished (:func:`reward.jobs.ray_engine.rows_at_once`).
+With ``--engine ray`` that is every block of rows that came back from Ray before it stopped
+(:func:`reward.jobs.ray_engine.rows_at_once`, :func:`reward.jobs.scoring.scored_chunks`).
 """
 
 from __future__ import annotations

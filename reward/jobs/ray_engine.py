@@ -189,7 +189,7 @@ class RayEngine:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise EngineFailed(f"cannot start or reach {where}: {whole_reason(err)}. Check --address (the head "
                                    "node's `ray status` shows it), or leave it out to run on this machine.") from None
-        import ray.data  # noqa: F401  (loads Ray Data, which the model's jobs run on)
+        import ray.data  # loads Ray Data, which the model's jobs run on
 
         _quiet_ray()
         self.ray_model = RayModel(self.settings, self.options, self.output.keep)
