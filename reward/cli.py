@@ -10,11 +10,12 @@ Both run the same pipelines as the app's Batch and Evaluate tabs (:func:`reward.
 A progress bar goes to stderr; results go to stdout. ``--engine ray`` (score and evaluate) runs the
 scoring on a Ray cluster (:mod:`reward.jobs.distributed`); reading, checks and writing stay the same.
 
-Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way;
-2 bad input or usage (the message starts with ``error:``; nothing was scored);
+Exit status: 0 done; 1 the model could not be loaded, or scoring failed part-way (Ray gave up, say: what was
+scored is written out first); 2 bad input or usage (the message starts with ``error:``; nothing was scored);
 3 every row was scored but OUTPUT could not be written: the complete result was kept in a
-rescue copy, whose path is printed; 130 interrupted (Ctrl+C; what was scored is written out first;
-with ``--engine ray`` nothing is written unless every row was scored).
+rescue copy, whose path is printed; 130 interrupted (Ctrl+C or SIGTERM; what was scored is written out first).
+With ``--engine ray`` that is every block of rows that came back from Ray before it stopped
+(:func:`reward.jobs.ray_engine.rows_at_once`, :func:`reward.jobs.scoring.scored_chunks`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from reward.insight.attribution import AttributionUnavailable
-from reward.jobs.distributed import EngineFailed, RayEngine, RayOptions, import_ray
-from reward.jobs.scoring import ScoringInterrupted
+from reward.jobs.distributed import EngineFailed
+from reward.jobs.ray_engine import add_ray_arguments, check_ray_flags, ray_engine, rows_at_once
+from reward.jobs.scoring import ScoringInterrupted, sigterm_interrupts
 from reward.model.requests import InvalidRequest
 from reward.tables.display import empty_note, shorten
-from reward.tables.formats import FileProblem
+from reward.tables.formats import FileProblem, file_format
 from reward.tables.outputs import ResultRescued
 
 from .config import (
@@ -112,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--response", required=True, help="the response to explain")
     explain.add_argument("--json", action="store_true", help="print the explanation as one JSON object")
     explain.add_argument("--attribute", action="store_true", help="also integrated gradients per token (slower)")
-    explain.add_argument("--steps", type=int, default=ATTRIBUTION_STEPS,
+    explain.add_argument("--steps", type=int, default=None,
                          help=f"integrated-gradient steps with --attribute (default {ATTRIBUTION_STEPS})")
     add_settings_arguments(explain)
     return parser
@@ -129,62 +131,58 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "carriage return), so a spreadsheet shows it instead of running it as a formula; off "
                              "by default, so text and scores round-trip exactly")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    ray = parser.add_argument_group("scoring on a Ray cluster (pip install -r requirements-ray.txt)")
-    ray.add_argument("--engine", choices=("local", "ray"), default="local",
-                     help="local: this process (default); ray: model replicas on a Ray cluster through Ray Data, "
-                          "with the same reading, checks and output")
-    ray.add_argument("--address", default=None,
-                     help="with --engine ray: the running cluster to use, e.g. auto (on one of its nodes) or "
-                          "HOST:6379 (default: start a Ray on this machine, or use the one this process already "
-                          "runs)")
-    ray.add_argument("--workers", type=int, default=None, metavar="N",
-                     help="with --engine ray: model replicas (default: one per --gpus-per-worker GPUs, or one per "
-                          "4 CPUs without GPUs)")
-    ray.add_argument("--gpus-per-worker", type=float, default=None, metavar="G",
-                     help="with --engine ray: GPUs each replica takes (default 0: CPU)")
+    add_ray_arguments(parser)
     add_settings_arguments(parser)
 
 
-RAY_ONLY_FLAGS = {"address": "--address", "workers": "--workers", "gpus_per_worker": "--gpus-per-worker"}
+TEXT_FLAGS = {"prompt": "--prompt", "response": "--response", "prompt_column": "--prompt-column",
+              "response_column": "--response-column", "chosen_column": "--chosen-column",
+              "rejected_column": "--rejected-column", "address": "--address", "revision": "--revision"}
+"""Flags whose value is text (not a path): it must be UTF-8."""
 
 
-def _check_engine_flags(args: argparse.Namespace) -> None:
-    """Ray's flags only with ``--engine ray`` (never silently ignored); with it, Ray must be installed."""
-    if args.engine == "ray":
-        import_ray()  # before any reading: say at once how to install it
+def _check_flags(args: argparse.Namespace) -> None:
+    """No flag is silently ignored: one that does nothing in this command line is refused; with ``--engine ray``,
+    Ray must be installed."""
+    if args.command == "explain":
+        if args.steps is not None and not args.attribute:
+            raise ConfigError("--steps only works with --attribute: add --attribute to compute integrated "
+                              "gradients, or leave --steps out.")
         return
-    given = [flag for name, flag in RAY_ONLY_FLAGS.items() if getattr(args, name) is not None]
-    if given:
-        raise ConfigError(f"{' and '.join(given)} only work{'s' if len(given) == 1 else ''} with --engine ray: add "
-                          f"--engine ray to score on Ray, or leave {'it' if len(given) == 1 else 'them'} out.")
+    if args.neutralize_formulas and (args.output is None or file_format(args.output)[0] not in ("csv", "tsv")):
+        where = "no -o was given" if args.output is None else f"{args.output} is not .csv or .tsv"
+        raise ConfigError(f"--neutralize-formulas only works with a .csv or .tsv output ({where}): write CSV or TSV, "
+                          "or leave it out.")
+    check_ray_flags(args)
 
 
-def _model_source(settings: Settings, engine: RayEngine | None) -> Callable:
-    return engine.model if engine is not None else _loader(settings)
+def _check_text_flags(args: argparse.Namespace) -> None:
+    """Text given on the command line must be UTF-8. Python keeps a byte that is not as a lone surrogate
+    (U+DC80 to U+DCFF), which every later check would blame instead of the byte."""
+    for name, flag in TEXT_FLAGS.items():
+        value = getattr(args, name, None)
+        try:
+            raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else b""
+            raw.decode("utf-8")
+        except UnicodeEncodeError:
+            continue  # a true lone surrogate (from Python, not from a terminal): the request checks name it
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"{flag} is not UTF-8 text: byte 0x{raw[err.start]:02X} at byte offset {err.start:,} is not valid "
+                "UTF-8 (the terminal, or the program that ran this command, sent text in another encoding, such as "
+                "Latin-1). Send it as UTF-8: set the terminal to UTF-8, or convert the text, e.g. `iconv -f latin1 "
+                "-t utf-8`.") from None
 
 
-@contextlib.contextmanager
-def _engine(args: argparse.Namespace, settings: Settings):
-    """A Ray engine for ``--engine ray`` (shut down afterwards if it started Ray), else None."""
-    if args.engine != "ray":
-        yield None
-        return
-    # A Ray batch is a local chunk (--chunk-rows): the same pairs share forward passes, so the scores are the same.
-    engine = RayEngine(settings, RayOptions(args.address, args.workers, args.gpus_per_worker or 0.0, args.chunk_rows))
-    try:
-        yield engine
-    finally:
-        engine.close()
+def _shown(text: str) -> str:
+    """Text for the terminal: a byte of a path that is not UTF-8 (kept by Python as a lone surrogate) shown as
+    ``\\xE9``, never as a surrogate nor as a crash of a strict UTF-8 terminal."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _whole_file(args: argparse.Namespace, texts_per_row: int) -> int:
-    """Rows scored together: all of them in one Ray job (each replica then loads the model once)."""
-    return args.chunk_rows if args.engine != "ray" else max(args.chunk_rows, texts_per_row * args.max_rows)
-
-
-def _progress_bar(unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, int], None], Callable]:
-    """A tqdm bar on ``out`` (drawn at the first report, when the total is known) and a
-    ``progress(done, total)`` callback that moves it."""
+def _progress_bar(unit: str, quiet: bool, out: Callable[[], TextIO]) -> tuple[Callable[[int, int], None], Callable]:
+    """A tqdm bar on ``out()`` (drawn at the first report, when the total is known and the model, on Ray the
+    engine, is up) and a ``progress(done, total)`` callback that moves it."""
     from tqdm import tqdm
 
     bar = None
@@ -192,7 +190,7 @@ def _progress_bar(unit: str, quiet: bool, out: TextIO) -> tuple[Callable[[int, i
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit=unit, file=out, disable=quiet, mininterval=0.5, dynamic_ncols=True,
+            bar = tqdm(total=total, unit=unit, file=out(), disable=quiet, mininterval=0.5, dynamic_ncols=True,
                        unit_scale=False, smoothing=0.1)
         if done > bar.n:
             bar.update(done - bar.n)
@@ -240,27 +238,29 @@ def _kept_anyway():
 
 
 @contextlib.contextmanager
-def _closing(close: Callable[[], None]):
-    try:
-        yield
-    finally:
-        close()
+def _scoring_job(args: argparse.Namespace, settings: Settings, unit: str, err: TextIO):
+    """What a score or evaluate job needs: where its model comes from (on Ray with ``--engine ray``) and a progress
+    callback; at the end, the bar is closed and Ray stopped."""
+    with ray_engine(args, settings) as engine:
+        progress, close = _progress_bar(unit, args.quiet, lambda: engine.terminal(err) if engine else err)
+        try:
+            yield (engine.model if engine else _loader(settings)), progress
+        finally:
+            close()
 
 
 def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from reward.jobs.scoring import score_file
 
-    progress, close = _progress_bar("row", args.quiet, err)
-    with _engine(args, settings) as engine, _kept_anyway() as kept, _closing(close):
-        kept.result = score_file(_model_source(settings, engine), args.input, args.output, args.prompt_column,
-                                 args.response_column, progress=progress, chunk_rows=_whole_file(args, 1),
-                                 max_rows=args.max_rows, max_bytes=int(args.max_mb * MIB),
-                                 neutralize_formulas=args.neutralize_formulas)
+    with _scoring_job(args, settings, "row", err) as (model, progress), _kept_anyway() as kept:
+        kept.result = score_file(model, args.input, args.output, args.prompt_column, args.response_column,
+                                 progress=progress, chunk_rows=rows_at_once(args), max_rows=args.max_rows,
+                                 max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas)
     result = kept.result
     summary = result.summary
     print(f"scored {summary.rows:,} rows in {summary.seconds:.1f} s ({summary.rows_per_second:.1f} rows/s); "
           f"{summary.truncated:,} truncated at {summary.max_length} tokens{empty_note(summary.empty, 'rows')}; "
-          f"wrote {result.output}", file=out)
+          f"wrote {_shown(str(result.output))}", file=out)
     return kept.finish()
 
 
@@ -271,13 +271,11 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
 
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
-    progress, close = _progress_bar("pair", args.quiet, err)
-    with _engine(args, settings) as engine, _kept_anyway() as kept, _closing(close):
-        kept.result = evaluate_file(_model_source(settings, engine), args.input, args.output,
-                                    prompt_column=args.prompt_column,
+    with _scoring_job(args, settings, "pair", err) as (model, progress), _kept_anyway() as kept:
+        kept.result = evaluate_file(model, args.input, args.output, prompt_column=args.prompt_column,
                                     chosen_column=args.chosen_column, rejected_column=args.rejected_column,
                                     progress=progress, resamples=args.resamples, seed=args.seed,
-                                    chunk_rows=_whole_file(args, 2), max_rows=args.max_rows,
+                                    chunk_rows=rows_at_once(args), max_rows=args.max_rows,
                                     max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas)
     evaluation = kept.result
     destination = kept.rescued.rescue if kept.rescued else args.output
@@ -295,7 +293,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
           f"mean margin {s.mean_margin:+.3f}", file=out)
     print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
           f"truncated at {settings.max_length} tokens{empty_note(s.empty, 'pairs')}; read as {LAYOUT_NAMES[s.layout]}"
-          + (f"; wrote {destination}" if destination else ""), file=out)
+          + (f"; wrote {_shown(str(destination))}" if destination else ""), file=out)
     for line in trust_lines(s):
         print(line, file=out)
     if len(worst):
@@ -311,8 +309,9 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     from reward.model.requests import check_request, check_steps
 
     request = check_request(args.prompt, [args.response], settings)
+    steps = ATTRIBUTION_STEPS if args.steps is None else args.steps
     if args.attribute:
-        check_steps(args.steps)
+        check_steps(steps)
         if settings.precision == "int8":  # refused now, not after the explanation has run
             raise AttributionUnavailable("Integrated gradients need a float model: run with --precision fp32 "
                                          "(or bf16/fp16), not int8.")
@@ -322,7 +321,7 @@ def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: 
     if args.attribute:
         from reward.insight.attribution import attribute
 
-        attribution = attribute(model, request.prompt, request.responses[0], steps=args.steps)
+        attribution = attribute(model, request.prompt, request.responses[0], steps=steps)
     if args.json:
         data = explanation.as_dict()
         if attribution is not None:
@@ -364,31 +363,35 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
+    code, problem = _run(args, out, err)
+    if problem:
+        print(_shown(f"error: {problem}"), file=err)
+    return code
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int, object]:
+    """The exit status, and the one line to print after ``error:`` (None when all went well)."""
     try:
-        settings = settings_from_args(args)
-        if args.command != "explain" and (args.max_rows < 1 or args.max_mb <= 0):
-            raise ConfigError("--max-rows and --max-mb must be positive.")
-        if args.command != "explain" and args.chunk_rows < 2:
-            raise ConfigError("--chunk-rows must be at least 2.")
-        if args.command != "explain":
-            _check_engine_flags(args)
-        runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
-        return runner(args, settings, out, err)
+        with sigterm_interrupts():
+            _check_text_flags(args)
+            settings = settings_from_args(args)
+            if args.command != "explain" and (args.max_rows < 1 or args.max_mb <= 0):
+                raise ConfigError("--max-rows and --max-mb must be positive.")
+            if args.command != "explain" and args.chunk_rows < 2:
+                raise ConfigError("--chunk-rows must be at least 2.")
+            _check_flags(args)
+            runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
+            return runner(args, settings, out, err), None
     except ResultRescued as kept:
-        print(f"error: {kept}", file=err)
-        return EXIT_KEPT
+        return EXIT_KEPT, kept
     except (FileProblem, ConfigError, InvalidRequest, AttributionUnavailable) as problem:
-        print(f"error: {problem}", file=err)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, problem
     except (ModelLoadError, EngineFailed) as problem:
-        print(f"error: {problem}", file=err)
-        return EXIT_FAILED
+        return EXIT_FAILED, problem
     except ScoringInterrupted as stop:
-        print(f"error: {stop}", file=err)
-        return EXIT_INTERRUPTED if isinstance(stop.cause, KeyboardInterrupt) else EXIT_FAILED
+        return (EXIT_INTERRUPTED if isinstance(stop.cause, KeyboardInterrupt) else EXIT_FAILED), stop
     except KeyboardInterrupt:
-        print("error: interrupted before scoring started; nothing was written.", file=err)
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED, "interrupted before scoring started; nothing was written."
 
 
 if __name__ == "__main__":

@@ -296,3 +296,12 @@ WAITING_SHARES = {"attribute": 1 / 16, "files": 1 / 16, "explain": 1 / 8, "probe
 """The share of ``queue_size`` each slow kind of work (by concurrency id) may fill with waiting requests, at least
 one each: together half the queue, so however much of them one client sends, scoring keeps the other half
 (at the default queue of 64: 4 token details, 4 file jobs, 8 explanations, 8 probes, 8 model comparisons)."""
+
+# -- --engine ray: scoring a file block by block (reward.cli, reward.jobs.distributed) ------------
+
+RAY_BLOCK_CHUNKS = 16
+"""``--engine ray`` scores a file in blocks of this many chunks (16 x 2,048 rows by default), one after the other,
+on the same replicas: a block is what a job that Ray gives up on can lose (the blocks before it are kept), and the
+batches of one block are what keeps the replicas busy at once."""
+RAY_BLOCK_CHUNKS_PER_WORKER = 2
+"""With ``--workers N``, a block holds at least this many chunks per replica, so that no replica waits idle."""

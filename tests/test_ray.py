@@ -1,28 +1,43 @@
 """``--engine ray``: the same output as the single-process path, on a local Ray with two model replicas.
 
 Ray starts once for the module (two CPUs, no dashboard); ``main()`` runs in this process and uses it.
-Each Ray run starts two replicas, and each loads the tiny model once.
+Each Ray run starts two replicas, and each loads the tiny model once. What a terminal shows (one line when Ray
+gives up, a SIGTERM, a malformed address) is tested on the command as its own process, with its own Ray.
 """
 
+import argparse
 import json
 import logging
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
-from reward.config import SAMPLE_PAIRS
+from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, main
+from reward.config import RAY_BLOCK_CHUNKS, RAY_BLOCK_CHUNKS_PER_WORKER, SAMPLE_PAIRS
 from reward.jobs.distributed import EXIT_FOR_TESTS_ENV
+from reward.jobs.evaluate import evaluate_pairs
+from reward.jobs.ray_engine import rows_at_once
 from reward.tables.reading import read_table
 from reward.tables.writing import write_table
 from tests.conftest import ROOT
 from tests.reference import card_score
+from tests.test_cli import (
+    assert_no_near_ties,
+    assert_scores_close,
+    bar_and_lines,
+    cli_env,
+    terminate_after,
+)
 
 # Rows out of any order (ids, lengths and texts unsorted), unicode, an empty and a blank response, text that
 # looks like numbers, and pass-through columns of every kind the readers keep.
@@ -58,13 +73,12 @@ def score(capsys, source, output, model_dir, *extra: str) -> tuple[int, str, str
 
 
 def assert_same_output(local_path, ray_path) -> pd.DataFrame:
-    """Every column but score exactly equal (values and types), scores within 1e-5, same row order."""
+    """Every column but score exactly equal (values and types), scores equal to rounding, same row order."""
     local, distributed = read_table(local_path), read_table(ray_path)
     assert list(distributed.columns) == list(local.columns)
     pd.testing.assert_frame_equal(distributed.drop(columns="score"), local.drop(columns="score"), check_exact=True)
     assert distributed["score"].dtype == local["score"].dtype
-    gap = distributed["score"].astype(float).to_numpy() - local["score"].astype(float).to_numpy()  # CSV: text
-    assert np.abs(gap).max() < 1e-5
+    assert_scores_close(distributed["score"].astype(float), local["score"].astype(float))  # CSV: text
     return distributed
 
 
@@ -96,7 +110,7 @@ def assert_card_scores(back: pd.DataFrame, model_dir) -> None:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     card = [card_score(tokenizer, model, p, r) for p, r in zip(ROWS["prompt"], ROWS["response"])]
-    assert np.abs(back["score"].astype(float).to_numpy() - [c[0] for c in card]).max() < 1e-4
+    assert_scores_close(back["score"].astype(float), [c[0] for c in card])
     assert back["tokens"].astype(int).tolist() == [c[1] for c in card]
     full = [len(tokenizer(p, r)["input_ids"]) for p, r in zip(ROWS["prompt"], ROWS["response"])]
     cut = (back["truncated"].astype(str) == "True").tolist()
@@ -138,8 +152,12 @@ def test_evaluate_json_on_ray_with_a_replica_killed_is_valid_json_with_the_local
     assert list(distributed.columns) == list(local.columns)
     text = [c for c in local.columns if not c.startswith(("score_", "margin"))]
     pd.testing.assert_frame_equal(distributed[text], local[text])
+    # Ray scores a block's texts in other batches than the local path's chunks: equal to rounding, relative to the
+    # scores' size (a margin rounds as the scores it is the difference of).
+    scale = float(np.abs(local[["score_chosen", "score_rejected"]].astype(float).to_numpy()).max())
     for column in ("score_chosen", "score_rejected", "margin"):
-        assert np.abs(distributed[column].astype(float) - local[column].astype(float)).max() < 1e-5
+        assert_scores_close(distributed[column].astype(float), local[column].astype(float), scale=scale, what=column)
+    assert_no_near_ties(local["margin"].astype(float), scale)  # so the counts below cannot differ by rounding
     # The figures are the local run's, and those of the per-pair scores Ray wrote, counted here.
     chosen, rejected = distributed["score_chosen"].astype(float), distributed["score_rejected"].astype(float)
     wins = int((chosen > rejected).sum())
@@ -149,8 +167,8 @@ def test_evaluate_json_on_ray_with_a_replica_killed_is_valid_json_with_the_local
     assert ray_summary["ties"] == local_summary["ties"] == int((chosen == rejected).sum())
     for key in ("ci_low", "ci_high"):  # the same pairs and seed: the same bootstrap interval
         assert ray_summary[key] == local_summary[key]
-    assert abs(ray_summary["mean_margin"] - float((chosen - rejected).mean())) < 1e-5
-    assert abs(ray_summary["mean_margin"] - local_summary["mean_margin"]) < 1e-5
+    assert_scores_close(ray_summary["mean_margin"], float((chosen - rejected).mean()), scale=scale)
+    assert_scores_close(ray_summary["mean_margin"], local_summary["mean_margin"], scale=scale)
     assert [w["row"] for w in ray_summary["worst"]] == [w["row"] for w in local_summary["worst"]]
     assert ray_summary["output"] == str(ray_out)
 
@@ -195,6 +213,8 @@ def test_ray_flags_without_engine_ray_are_refused(tmp_path, tiny_model_dir, capf
 @pytest.mark.parametrize("flags, says", [
     (["--workers", "0"], "--workers 0: give at least 1"),
     (["--gpus-per-worker", "-1"], "--gpus-per-worker -1: give 0"),
+    (["--address", ""], "--address is empty: give the cluster's address"),
+    (["--address", "  "], "--address is empty: give the cluster's address"),
 ])
 def test_bad_ray_options_exit_2_and_write_nothing(tmp_path, tiny_model_dir, capsys, flags, says):
     source = tmp_path / "rows.csv"
@@ -211,7 +231,9 @@ def test_asking_for_gpus_the_cluster_does_not_have_is_one_error_line_not_a_hang(
     code, out, err = score(capsys, source, tmp_path / "out.csv", tiny_model_dir, "--engine", "ray",
                            "--gpus-per-worker", "1")
     assert code == EXIT_FAILED
-    last = err.strip().splitlines()[-1]  # Ray's own start-up lines come first, on stderr
+    # In this process capsys holds sys.stderr, where a Ray started here logs its start-up warnings; a command of its
+    # own sends them to its log (the subprocess tests below).
+    last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and last.endswith("Nothing was written."), err
     assert ("--gpus-per-worker 1: no node of the Ray cluster has 1 GPU (the most on one node is 0; the cluster has "
             "0 in all). Use --gpus-per-worker 0 on CPU machines, or start the GPU nodes first.") in last
@@ -253,3 +275,171 @@ def test_an_address_that_does_not_answer_is_one_error_line_and_exit_1(tmp_path, 
         (f"error: cannot reach the Ray cluster at 127.0.0.1:{port} (Connection refused). Check --address (`ray "
          "status` on the head node shows it), or use --address auto on a node of the cluster.")]
     assert not (tmp_path / "out.csv").exists()
+
+
+# -- when Ray gives up, or is stopped: what was scored is kept, and the terminal shows one line ---------------------
+
+
+@pytest.fixture
+def ray_temp(tmp_path_factory):
+    """A short temporary folder (TMPDIR) for a command's own Ray: its session, and the log of its messages, land there,
+    so a test sees which logs the command left. Short, because Ray's socket paths must stay under 107 characters."""
+    folder = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def ray_cli(temp: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m reward`` as its own process, starting its own Ray (2 CPUs' worth of replicas: ``--workers 2``)."""
+    return subprocess.run([sys.executable, "-m", "reward", *args], cwd=ROOT, env=cli_env(TMPDIR=str(temp), **env),
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def logs_in(temp: Path) -> list[Path]:
+    return sorted(temp.glob("reward-ray-*.log"))
+
+
+def named_log(line: str, temp: Path) -> Path:
+    """The log an error line names; it must be the one log the command left, holding Ray's own lines."""
+    log = Path(re.search(r"Ray's own messages are in (\S+?\.log)\)", line).group(1))
+    assert logs_in(temp) == [log], (line, logs_in(temp))
+    return log
+
+
+def test_a_replica_that_cannot_start_is_one_error_line_and_nothing_is_written(tmp_path, tiny_model_dir, ray_temp):
+    """The driver's check of the model passes, and every replica then fails at start-up: Ray's traceback goes to
+    the log, the terminal gets one line, stdout (evaluate --json) nothing."""
+    results = tmp_path / "results.csv"
+    done = ray_cli(ray_temp, "evaluate", str(SAMPLE_PAIRS), "-o", str(results), "--json", "-q", "--model",
+                   str(tiny_model_dir), "--device", "cpu", *RAY, **{EXIT_FOR_TESTS_ENV: "start:raise"})
+    assert (done.returncode, done.stdout) == (EXIT_FAILED, ""), done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    log = named_log(lines[0], ray_temp)
+    assert lines[0] == ("error: Scoring stopped after 0 of 36 pairs (Ray gave up on the job: a model replica could "
+                        "not start: RuntimeError: the replica was stopped at start-up by RAY_REPLICA_EXIT_FOR_TESTS; "
+                        f"Ray's own messages are in {log}). Nothing was written.")
+    assert "Traceback" in log.read_text() and "RuntimeError: the replica was stopped" in log.read_text()
+    assert not results.exists()
+
+
+POISONED = pd.DataFrame({"prompt": [f"q{i}" for i in range(80)],
+                         "response": [f"answer {i} " * (1 + i % 7) for i in range(80)],
+                         "id": [f"{i:03d}" for i in range(80)]})
+"""80 rows; the prompt ``q40`` makes a replica fail (the test hook), so Ray gives up on the block that holds it."""
+
+
+def test_ray_giving_up_part_way_keeps_the_rows_scored_before(tmp_path, tiny_model_dir, tiny_model, ray_temp):
+    """One dataset over the file, a block per 2-row chunk, consumed in order; the block of row 41 (q40) makes a
+    replica fail. Every block consumed before Ray gave up is written (how many depends on when the failure overtakes
+    them, never past row 40), the rest with empty scores, as the local path keeps a part-way result."""
+    source, output, whole = tmp_path / "rows.jsonl", tmp_path / "kept.jsonl", tmp_path / "whole.jsonl"
+    write_table(POISONED, source)
+    common = ["score", str(source), "--model", str(tiny_model_dir), "--device", "cpu", "-q", *RAY]
+    done = ray_cli(ray_temp, *common, "-o", str(whole))  # the same run, unharmed: nothing but its summary line
+    assert done.returncode == EXIT_OK and done.stderr == "", done.stderr
+    assert len(done.stdout.splitlines()) == 1 and logs_in(ray_temp) == [], "a successful run left its Ray log"
+    done = ray_cli(ray_temp, *common, "-o", str(output), **{EXIT_FOR_TESTS_ENV: "raise:q40"})
+    assert (done.returncode, done.stdout) == (EXIT_FAILED, ""), done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    log = named_log(lines[0], ray_temp)
+    kept_rows = int(re.match(r"error: Scoring stopped after (\d+) of 80 rows", lines[0]).group(1))
+    assert 0 < kept_rows <= 40 and kept_rows % 2 == 0, lines[0]  # whole chunks, none past the failed one
+    assert lines[0] == (f"error: Scoring stopped after {kept_rows} of 80 rows (Ray gave up on the job: a model replica "
+                        "failed: RuntimeError: the replica was stopped on the prompt 'q40' by "
+                        f"RAY_REPLICA_EXIT_FOR_TESTS; Ray's own messages are in {log}). The {kept_rows} scored rows "
+                        f"were written to {output}; rows {kept_rows + 1}-80 have empty score columns.")
+    kept, complete = read_table(output), read_table(whole)
+    assert kept[list(POISONED.columns)].equals(POISONED)
+    assert (kept["score"][kept_rows:].isna().all() and kept["tokens"][kept_rows:].isna().all()
+            and kept["truncated"][kept_rows:].isna().all())
+    assert_scores_close(kept["score"][:kept_rows], complete["score"][:kept_rows])  # the unharmed run's rows
+    for column in ("tokens", "truncated"):
+        assert kept[column][:kept_rows].tolist() == complete[column][:kept_rows].tolist(), column
+    here = [s.score for start in range(0, kept_rows, 2)
+            for s in tiny_model.score_pairs(POISONED["prompt"][start:start + 2].tolist(),
+                                            POISONED["response"][start:start + 2].tolist())]
+    assert_scores_close(kept["score"][:kept_rows], here)
+
+
+def test_evaluate_on_ray_giving_up_part_way_keeps_the_pairs_scored_before(tmp_path, tiny_model_dir, tiny_model,
+                                                                          ray_temp):
+    """Blocks of 32 texts, 16 pairs: pairs 1-32 are scored, the third block holds pair 41 (q40); the per-pair
+    results of the first 32 pairs are written, as evaluate keeps a part-way result."""
+    pairs = pd.DataFrame({"prompt": POISONED["prompt"], "chosen": POISONED["response"],
+                          "rejected": [f"no {i}" for i in range(80)]})
+    source, results = tmp_path / "pairs.csv", tmp_path / "results.csv"
+    write_table(pairs, source)
+    done = ray_cli(ray_temp, "evaluate", str(source), "-o", str(results), "--model", str(tiny_model_dir), "--device",
+                   "cpu", "-q", *RAY, **{EXIT_FOR_TESTS_ENV: "raise:q40"})
+    assert (done.returncode, done.stdout) == (EXIT_FAILED, ""), done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: Scoring stopped after 32 of 80 pairs (Ray gave up on the job: a model replica "
+                               "failed: RuntimeError: the replica was stopped on the prompt 'q40'"), lines[0]
+    assert lines[0].endswith(f"). The 32 scored pairs were written to {results}."), lines[0]
+    named_log(lines[0], ray_temp)
+    kept = read_table(results)
+    assert kept["row"].astype(int).tolist() == list(range(1, 33))
+    assert kept["prompt"].tolist() == pairs["prompt"][:32].tolist()
+    here = evaluate_pairs(tiny_model, pairs[:32], chunk_rows=2).results
+    scale = float(np.abs(here[["score_chosen", "score_rejected"]].to_numpy()).max())
+    for column in ("score_chosen", "score_rejected", "margin"):
+        assert_scores_close(kept[column].astype(float), here[column], scale=scale, what=column)
+
+
+def test_sigterm_during_a_ray_job_keeps_the_blocks_scored_and_ends_in_one_line(tmp_path, tiny_model_dir, tiny_model):
+    """A SIGTERM (a scheduler's stop) ends the command as Ctrl+C does: exit 130, one line after the progress bar, the
+    blocks (chunks) consumed from the stream written; no native stack dump of Ray's."""
+    n, chunk = 30_000, 8
+    source, output = tmp_path / "many.csv", tmp_path / "many.scored.csv"
+    rows = pd.DataFrame({"prompt": [f"Question {i}: what follows {i}?" for i in range(n)],
+                         "response": [f"The number {i + 1} follows, as it always has. " * 3 for i in range(n)]})
+    write_table(rows, source)
+    code, out, err, seen = terminate_after(["score", str(source), "-o", str(output), "--model", str(tiny_model_dir),
+                                            "--device", "cpu", "--engine", "ray", "--workers", "2", "--chunk-rows",
+                                            str(chunk)], 16 * chunk, timeout=600)
+    lines = bar_and_lines(err)
+    assert code == EXIT_INTERRUPTED and out == "", err
+    assert len(lines) == 1, err
+    done = int(re.match(r"error: Scoring stopped after ([\d,]+) of 30,000 rows \(interrupted\)\. ",
+                        lines[0]).group(1).replace(",", ""))
+    assert lines[0].endswith(f"The {done:,} scored rows were written to {output}; rows {done + 1:,}-30,000 have "
+                             "empty score columns."), lines[0]
+    assert done % chunk == 0 and done >= seen  # whole chunks: every one the bar had counted, maybe more
+    back = read_table(output)  # CSV: every cell is text, an empty score cell the empty string
+    assert [(back[c] != "").sum() for c in ("score", "tokens", "truncated")] == [done] * 3
+    here = [s.score for start in range(0, done, chunk) for s in
+            tiny_model.score_pairs(rows["prompt"][start:start + chunk].tolist(),
+                                   rows["response"][start:start + chunk].tolist())]
+    assert_scores_close(back["score"][:done].astype(float), here)
+
+
+@pytest.mark.parametrize("address, reason", [
+    # Ray's reason spreads over four lines; it comes whole, in one.
+    ("http://127.0.0.1:1", ("Invalid Ray address: 'http://127.0.0.1:1'. It looks like you set RAY_ADDRESS to an "
+                            "HTTP address (e.g. the API server address). To fix this, either: 1. Unset RAY_ADDRESS if "
+                            "you are running from a Ray node, or 2. Set RAY_ADDRESS to the GCS address instead (e.g. "
+                            "<head_node_ip>:6379)")),
+    # Ray logs a traceback of its own before it raises this one.
+    (":6379", "Malformed host"),
+])
+def test_a_malformed_address_is_ray_s_whole_reason_in_one_line(tmp_path, tiny_model_dir, ray_temp, address, reason):
+    source = tmp_path / "rows.csv"
+    write_table(ROWS, source)
+    done = ray_cli(ray_temp, "score", str(source), "-o", str(tmp_path / "out.csv"), "--model", str(tiny_model_dir),
+                   "-q", "--engine", "ray", "--address", address)
+    assert (done.returncode, done.stdout) == (EXIT_FAILED, ""), done.stderr
+    assert done.stderr == (f"error: cannot start or reach the Ray cluster at {address}: {reason}. Check --address (the "
+                           "head node's `ray status` shows it), or leave it out to run on this machine.\n")
+    assert not (tmp_path / "out.csv").exists() and logs_in(ray_temp) == []
+
+
+@pytest.mark.parametrize("workers, chunks", [(None, RAY_BLOCK_CHUNKS), (1, RAY_BLOCK_CHUNKS), (40, 80)])
+def test_a_ray_block_is_enough_chunks_for_every_replica(workers, chunks):
+    """evaluate hands Ray blocks of chunks; score hands it the whole file, kept a chunk at a time."""
+    args = argparse.Namespace(command="evaluate", engine="ray", chunk_rows=2, workers=workers)
+    assert rows_at_once(args) == 2 * max(chunks, RAY_BLOCK_CHUNKS_PER_WORKER * (workers or 0))
+    assert rows_at_once(argparse.Namespace(command="score", engine="ray", chunk_rows=2, workers=workers)) == 2
+    assert rows_at_once(argparse.Namespace(command="evaluate", engine="local", chunk_rows=2, workers=None)) == 2

@@ -1,39 +1,38 @@
 """Score on a Ray cluster: Ray Data spreads the pairs over a pool of model replicas (``--engine ray``).
 
-Only the scoring moves. The file is read, checked and written by the same pipelines as
-on one machine (:func:`reward.jobs.scoring.score_file`, :func:`reward.jobs.evaluate.evaluate_file`),
-so every refusal, limit and value passed through is the same; :class:`RayModel` stands in
-for the loaded model there. Its :meth:`RayModel.score_pairs` turns all the pairs into one
-Ray Data dataset, scores it with ``map_batches`` over an actor pool in which each actor
-loads the model once through :func:`reward.model.reward_model.load_from_settings` (same settings, so
-the same encoding, precision, length cut and batch size), and puts each score back at its
-row. A replica that dies is restarted by Ray and its batch run again.
+Only the scoring moves. The file is read, checked and written by the same pipelines as on one machine
+(:func:`reward.jobs.scoring.score_file`, :func:`reward.jobs.evaluate.evaluate_file`), so every refusal, limit and
+value passed through is the same; :class:`RayModel` stands in for the loaded model there. Its
+:meth:`RayModel.score_stream` turns the pairs it is given (``score``: the whole file) into ONE Ray Data dataset, a
+block per batch (the local path's chunk), scores it with ``map_batches`` over one actor pool, in which each replica
+loads the model once through :func:`reward.model.reward_model.load_from_settings` (same settings: the same
+encoding, precision, length cut and batch size), and yields the blocks in file order as they finish
+(``preserve_order``), for the pipeline to keep one by one. A replica that dies is restarted by Ray and its batch run
+again. When Ray gives up (a replica that cannot start, or keeps failing), the stream ends in :class:`EngineFailed`
+and the pipeline keeps the blocks it had, as it keeps any part-way result: written to the output, the rest of the
+rows with empty scores.
 
 Before Ray starts, the model is loaded once here, on the CPU (:func:`check_model_here`), so that a model that
-cannot load gets the local path's one-line message instead of every replica's traceback; and while Ray runs,
-whatever it prints goes to stderr (:func:`stdout_to_stderr`), so that stdout carries only the command's output.
+cannot load gets the local path's one-line message instead of every replica's traceback. Connecting to Ray, and
+keeping its own output off the terminal, is :mod:`reward.jobs.ray_engine`'s part.
 
-Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports it until
-a run asks for it.
+Ray is optional (``pip install -r requirements-ray.txt``): nothing here imports it until a run asks for it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
 import os
-import socket
-import sys
+import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reward.config import (
     CHUNK_ROWS,
     RAY_BATCH_RETRIES,
-    RAY_CONNECT_SECONDS,
     RAY_CPUS_PER_WORKER,
     RAY_WORKER_RESTARTS,
     ConfigError,
@@ -41,19 +40,21 @@ from reward.config import (
     Settings,
     precision_problem,
 )
+from reward.jobs.scoring import ScoringFailed
 
 if TYPE_CHECKING:
     from reward.model.reward_model import PairScore
 
 RAY_INSTALL = "pip install -r requirements-ray.txt"
 EXIT_FOR_TESTS_ENV = "RAY_REPLICA_EXIT_FOR_TESTS"
-"""For tests only, never a setting: ``N:MARKER`` makes the first replica to reach its Nth batch exit abruptly,
-once (it creates the file MARKER; a replica finds it there after its restart and goes on). Unset, nothing
-happens. A kill from outside would need Ray's state API (the dashboard) and lands at a random point of the job:
-before the first batch or after the last; this one always lands mid-run."""
+"""For tests only, never a setting; unset, nothing happens. ``N:MARKER``: the first replica to reach its Nth batch
+exits abruptly, once (it creates the file MARKER; a replica finds it there after its restart and goes on), a kill
+that always lands mid-run. ``exit:TEXT`` / ``raise:TEXT``: a replica exits abruptly / raises an error whenever its
+batch holds the prompt TEXT, so that Ray gives up on that batch. ``start:exit`` / ``start:raise``: every replica
+fails to start, its process exiting / raising an error, after the driver's own check of the model passed."""
 
 
-class EngineFailed(RuntimeError):
+class EngineFailed(ScoringFailed):
     """The Ray cluster could not be reached, or it gave up on the job: one line, what to do."""
 
 
@@ -76,10 +77,13 @@ class RayOptions:
     workers: int | None = None
     gpus_per_worker: float = 0.0
     batch_rows: int = CHUNK_ROWS
-    """Pairs in one Ray batch: one call to a replica, and what is scored again when one dies. The local path's
-    chunk, so that each pair shares its forward passes with the same pairs, and gets the same score."""
+    """Pairs in one batch: one call to a replica, and what is scored again when one dies. The local path's chunk,
+    so that each pair shares its forward passes with the same pairs, and gets the same score."""
 
     def check(self) -> None:
+        if self.address is not None and not self.address.strip():
+            raise ConfigError("--address is empty: give the cluster's address (HOST:6379, or auto on one of its "
+                              "nodes), or leave --address out to start a Ray on this machine.")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"--workers {self.workers}: give at least 1 model replica.")
         if self.gpus_per_worker < 0:
@@ -89,7 +93,7 @@ class RayOptions:
 
 
 class ScoringReplica:
-    """One model replica of the actor pool: loads the model once, then scores the batches it is given."""
+    """One model replica of Ray Data's actor pool: loads the model once, then scores the batches it is given."""
 
     def __init__(self, settings: Settings, threads: int, die_at: str | None = None) -> None:
         import torch
@@ -97,32 +101,46 @@ class ScoringReplica:
 
         from reward.model.reward_model import load_from_settings
 
+        self.die_at = die_at or ""
+        if self.die_at.startswith("start:"):
+            _fail_start(self.die_at)
         if threads > 0:
             torch.set_num_threads(threads)
         transformers_logging.disable_progress_bar()
         self.model = load_from_settings(settings)
         self.batches = 0
-        self.die_at = die_at
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
         self.batches += 1
+        prompts, responses = batch["prompt"].tolist(), batch["response"].tolist()
         if self.die_at:
-            _die_once(self.die_at, self.batches)
-        scored = self.model.score_pairs(batch["prompt"].tolist(), batch["response"].tolist())
+            _die_mid_run(self.die_at, self.batches, prompts)
+        scored = self.model.score_pairs(prompts, responses)
         return {"row": batch["row"],
                 "score": np.array([s.score for s in scored], dtype=np.float64),
                 "tokens": np.array([s.tokens for s in scored], dtype=np.int64),
                 "truncated": np.array([s.truncated for s in scored], dtype=bool)}
 
 
-def _die_once(spec: str, batches: int) -> None:
-    """The test hook of :data:`EXIT_FOR_TESTS_ENV`."""
-    at, _, marker = spec.partition(":")
-    if batches == int(at):
+def _fail_start(spec: str) -> None:
+    """The start-up forms of the test hook :data:`EXIT_FOR_TESTS_ENV`."""
+    if spec == "start:exit":
+        os._exit(1)
+    raise RuntimeError(f"the replica was stopped at start-up by {EXIT_FOR_TESTS_ENV}")
+
+
+def _die_mid_run(spec: str, batches: int, prompts: list[str]) -> None:
+    """The mid-run forms of the test hook :data:`EXIT_FOR_TESTS_ENV`."""
+    how, _, arg = spec.partition(":")
+    if how in ("exit", "raise") and arg in prompts:
+        if how == "exit":
+            os._exit(1)
+        raise RuntimeError(f"the replica was stopped on the prompt {arg!r} by {EXIT_FOR_TESTS_ENV}")
+    if how.isdigit() and batches == int(how):
         try:
-            with open(marker, "x"):
+            with open(arg, "x"):
                 pass
         except FileExistsError:
             return
@@ -130,11 +148,14 @@ def _die_once(spec: str, batches: int) -> None:
 
 
 class RayModel:
-    """What the scoring pipelines need of a model (``score_pairs``, ``max_length``), scored on Ray."""
+    """What the scoring pipelines need of a model (``score_pairs``, ``score_stream``, ``max_length``), scored by
+    Ray Data on a pool of model replicas."""
 
-    def __init__(self, settings: Settings, options: RayOptions) -> None:
-        self.settings = settings
-        self.options = options
+    def __init__(self, settings: Settings, options: RayOptions,
+                 keep_log: Callable[[], Path | None] | None = None) -> None:
+        self.settings, self.options = settings, options
+        self.keep_log = keep_log
+        """Called when Ray gave up: keeps the log of Ray's own messages, and says where it is."""
         self.max_length = settings.max_length
         self.batch_size = settings.batch_size
 
@@ -159,11 +180,44 @@ class RayModel:
         largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")), default=1)
         return workers, max(1, min(cpus // workers, int(largest)))
 
-    def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
-                    progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
-        """Score each ``(prompts[i], responses[i])`` pair on the cluster; results are in input order."""
+    def _dataset(self, prompts: Sequence[str], responses: Sequence[str]):
+        """One Ray Data dataset over all the pairs, a block per batch, scored by ``map_batches`` on one actor pool."""
         import numpy as np
         import pyarrow as pa
+        import ray
+
+        n, step = len(prompts), self.options.batch_rows
+        blocks = [pa.table({"row": np.arange(start, min(start + step, n), dtype=np.int64),
+                            "prompt": pa.array(prompts[start:start + step], type=pa.large_string()),
+                            "response": pa.array(responses[start:start + step], type=pa.large_string())})
+                  for start in range(0, n, step)]
+        workers, cpus = self.replicas()
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # blocks come back in file order, so each one can be kept
+        context.enable_progress_bars = False  # the command's bar is the one on the terminal
+        # Replicas that die as they load the model are replaced this many times in a row, then Ray gives up.
+        context.max_consecutive_actor_init_deaths = RAY_WORKER_RESTARTS
+        with warnings.catch_warnings():
+            # Ray 2.60 warns that actor options passed this way will go in 2.64, but offers no other way to set them
+            # for map_batches; requirements-ray.txt pins 2.60.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            return ray.data.from_arrow(blocks).map_batches(
+                ScoringReplica, batch_size=step, batch_format="numpy", concurrency=workers,
+                fn_constructor_kwargs={"settings": self.settings, "threads": int(cpus),
+                                       "die_at": os.environ.get(EXIT_FOR_TESTS_ENV)},
+                num_cpus=cpus, num_gpus=self.options.gpus_per_worker or None,
+                max_restarts=RAY_WORKER_RESTARTS, max_task_retries=RAY_BATCH_RETRIES)
+
+    def score_stream(self, prompts: Sequence[str], responses: Sequence[str], *,
+                     progress: Callable[[int, int], None] | None = None) -> Iterator[list[PairScore]]:
+        """Score each ``(prompts[i], responses[i])`` pair; yields the scores a block at a time, in input order.
+
+        One dataset and one pool of replicas for all the pairs: each replica loads the model once. What was
+        yielded before Ray gives up stays the caller's to keep.
+
+        Raises:
+            EngineFailed: Ray gave up (a replica could not start, or failed or died more often than Ray retries).
+        """
         import ray
 
         from reward.model.reward_model import PairScore
@@ -172,53 +226,70 @@ class RayModel:
         if n != len(responses):
             raise ValueError(f"{n} prompts but {len(responses)} responses: give one prompt per response.")
         if n == 0:
-            return []
-        step = self.options.batch_rows
-        blocks = [pa.table({"row": np.arange(start, min(start + step, n), dtype=np.int64),
-                            "prompt": pa.array(prompts[start:start + step], type=pa.large_string()),
-                            "response": pa.array(responses[start:start + step], type=pa.large_string())})
-                  for start in range(0, n, step)]
-        workers, cpus = self.replicas()
-        with warnings.catch_warnings():
-            # Ray 2.60 warns that actor options passed this way will go in 2.64, but offers no other way to
-            # set them for map_batches; requirements-ray.txt pins 2.60.
-            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-            dataset = ray.data.from_arrow(blocks).map_batches(
-                ScoringReplica, batch_size=step, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=workers),
-                fn_constructor_kwargs={"settings": self.settings, "threads": int(cpus),
-                                       "die_at": os.environ.get(EXIT_FOR_TESTS_ENV)},
-                num_cpus=cpus, num_gpus=self.options.gpus_per_worker or None,
-                max_restarts=RAY_WORKER_RESTARTS, max_task_retries=RAY_BATCH_RETRIES)
-        scores = np.full(n, np.nan)
-        tokens = np.zeros(n, dtype=np.int64)
-        truncated = np.zeros(n, dtype=bool)
-        seen = np.zeros(n, dtype=bool)
+            return
+        batches = iter(self._dataset(prompts, responses).iter_batches(batch_size=None, batch_format="numpy",
+                                                                      prefetch_batches=0))
         done = 0
         try:
-            for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            while done < n:
+                try:
+                    batch = next(batches)
+                except StopIteration:  # cannot happen unless Ray lost blocks; never write a file with holes
+                    raise EngineFailed(f"Ray returned {done:,} of {n:,} scores.") from None
+                except (ray.exceptions.RayError, ray.data.exceptions.UserCodeException) as err:
+                    raise EngineFailed(self._gave_up(err)) from None
                 rows = batch["row"]
-                scores[rows], tokens[rows], truncated[rows], seen[rows] = (
-                    batch["score"], batch["tokens"], batch["truncated"], True)
+                if len(rows) and rows[0] != done:  # preserve_order holds this; a hole would shift every score after
+                    raise EngineFailed(f"Ray returned row {int(rows[0]) + 1:,} where row {done + 1:,} was due.")
                 done += len(rows)
+                yield [PairScore(float(s), int(t), bool(c))
+                       for s, t, c in zip(batch["score"], batch["tokens"], batch["truncated"])]
                 if progress is not None:
                     progress(done, n)
-        except (KeyboardInterrupt, ValueError):
-            raise
-        except Exception as err:
-            raise EngineFailed(f"Ray gave up on the job: {_first_line(err)}") from err
-        if not seen.all():  # cannot happen unless Ray lost batches; never write a file with holes
-            raise EngineFailed(f"Ray returned {int(seen.sum()):,} of {n:,} scores.")
-        return [PairScore(float(s), int(t), bool(c)) for s, t, c in zip(scores, tokens, truncated)]
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # stops the dataset and its replicas when the caller stops early (an error, a SIGTERM)
+
+    def score_pairs(self, prompts: Sequence[str], responses: Sequence[str], *,
+                    progress: Callable[[int, int], None] | None = None) -> list[PairScore]:
+        """Score each ``(prompts[i], responses[i])`` pair (one dataset, one pool for the call); in input order."""
+        return [score for block in self.score_stream(prompts, responses, progress=progress) for score in block]
+
+    def _gave_up(self, err: BaseException) -> str:
+        """The one line for a job Ray gave up on, naming the log of Ray's own messages."""
+        import ray
+
+        if isinstance(err, ray.exceptions.RayActorError) and err.actor_init_failed:  # raised as it loaded the model
+            what = f"a model replica could not start: {_reason(err)}"
+        elif isinstance(err, ray.exceptions.RayActorError):
+            what = ("a model replica's process died, more often than Ray restarts one "
+                    f"({RAY_WORKER_RESTARTS} times): out of memory, killed, crashed, or its node was lost")
+        else:
+            what = f"a model replica failed: {_reason(err)}"
+        log = self.keep_log() if self.keep_log is not None else None
+        return f"Ray gave up on the job: {what}" + (f"; Ray's own messages are in {log}" if log else "")
+
+    def stop(self) -> None:
+        """Nothing to stop between jobs: Ray Data stops a dataset's replicas when its stream ends or is closed."""
 
 
-def _first_line(err: BaseException) -> str:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(err: BaseException) -> str:
     """The useful line of a Ray error, whole: the cause's own ``Type: message`` line when it has one."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    lines = [_ANSI.sub("", line).strip() for line in str(err).splitlines()]
+    lines = [line for line in lines if line]
     for line in reversed(lines):
         if line.split(":")[0].endswith(("Error", "Exception")) and not line.startswith("ray."):
             return line
     return lines[0] if lines else type(err).__name__
+
+
+def whole_reason(err: BaseException) -> str:
+    """A Ray error's whole message in one line (Ray spreads some, such as a malformed address's, over several)."""
+    return " ".join(_ANSI.sub("", str(err)).split()).rstrip(" .:") or type(err).__name__
 
 
 def check_model_here(settings: Settings, gpus_per_worker: float) -> None:
@@ -242,81 +313,3 @@ def check_model_here(settings: Settings, gpus_per_worker: float) -> None:
     if problem:
         raise ModelLoadError(problem)
     load_from_settings(dataclasses.replace(settings, device="cpu", precision="fp32"))
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Send to stderr what is printed to stdout meanwhile, by Python (Ray's driver prints a dead worker's
-    notice to ``sys.stdout``) or by the file descriptor (processes started meanwhile inherit it)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    python_stdout, sys.stdout = sys.stdout, sys.stderr
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        sys.stdout = python_stdout
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-class RayEngine:
-    """A Ray connection for one command: ``model()`` connects (or starts a local Ray) and returns a
-    :class:`RayModel`; ``close()`` shuts Ray down again only if it was started here."""
-
-    def __init__(self, settings: Settings, options: RayOptions) -> None:
-        options.check()
-        self.settings, self.options = settings, options
-        self.started = False
-        self.redirect = contextlib.ExitStack()
-
-    def model(self) -> RayModel:
-        ray = import_ray()
-        check_model_here(self.settings, self.options.gpus_per_worker)
-        self.redirect.enter_context(stdout_to_stderr())  # until close(): Ray's own lines never reach stdout
-        if not ray.is_initialized():
-            _check_reachable(self.options.address)
-            try:
-                if self.options.address:
-                    ray.init(address=self.options.address, logging_level=logging.WARNING, log_to_driver=False)
-                else:
-                    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as err:
-                where = f"the Ray cluster at {self.options.address}" if self.options.address else "a local Ray"
-                raise EngineFailed(f"cannot start or reach {where}: {_first_line(err)}. Check --address (the "
-                                   "head node's `ray status` shows it), or leave it out to run on this "
-                                   "machine.") from None
-            self.started = True
-        import ray.data
-
-        _quiet_ray()
-        ray.data.DataContext.get_current().enable_progress_bars = False  # ours is the one on the terminal
-        return RayModel(self.settings, self.options)
-
-    def close(self) -> None:
-        with self.redirect:
-            if self.started:
-                import ray
-
-                ray.shutdown()
-                self.started = False
-
-
-def _check_reachable(address: str | None) -> None:
-    """Fail at once, in one line, when a HOST:PORT address does not answer (Ray itself retries for minutes)."""
-    host, _, port = (address or "").rpartition(":")
-    if not host or "://" in address or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host, int(port)), timeout=RAY_CONNECT_SECONDS).close()
-    except OSError as err:
-        raise EngineFailed(f"cannot reach the Ray cluster at {address} ({err.strerror or err}). Check --address "
-                           "(`ray status` on the head node shows it), or use --address auto on a node of the "
-                           "cluster.") from None
-
-
-def _quiet_ray() -> None:
-    """Ray's own start-up and execution logs: warnings only, so the progress bar and the summary stay readable."""
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)

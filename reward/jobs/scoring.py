@@ -10,8 +10,11 @@ scored is lost: if it is interrupted, the rows scored so far are written out
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +37,12 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` as rows are scored."""
 ModelSource = "RewardModel | Callable[[], RewardModel]"
 """A loaded model, or a function that loads it (called once the input has passed every check)."""
+
+
+class ScoringFailed(RuntimeError):
+    """Scoring could not go on (e.g. the Ray cluster gave up on a block); the message is already one line for the
+    user, so :func:`stopped` shows it whole, where it shortens other errors."""
+
 
 class ScoringInterrupted(RuntimeError):
     """Scoring stopped part-way (an error, or Ctrl+C); what was scored before it is kept.
@@ -110,7 +119,7 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
     """Score every row of ``df`` and add ``score``, ``tokens`` and ``truncated`` columns to it, in place.
 
     Rows keep their order. The table is scored ``chunk_rows`` rows at a time, in
-    file order; :meth:`RewardModel.score_pairs` sorts each chunk by length and
+    file order (:func:`scored_chunks`); :meth:`RewardModel.score_pairs` sorts each chunk by length and
     scores it in micro-batches. No copy of the table is made.
 
     If scoring stops part-way (an exception, or Ctrl+C) the columns are still
@@ -139,21 +148,16 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
     done = 0
     start_time = time.perf_counter()
     try:
-        for start in range(0, n, chunk_rows):
-            stop = min(start + chunk_rows, n)
-            prompts = df[prompt_column].iloc[start:stop].tolist()
-            responses = df[response_column].iloc[start:stop].tolist()
-            empty += count_empty(responses)
-
-            def chunk_progress(d: int, _t: int, offset: int = start) -> None:
-                if progress is not None:
-                    progress(offset + d, n)
-
-            scored = model.score_pairs(prompts, responses, progress=chunk_progress)
-            scores[start:stop] = [s.score for s in scored]
-            tokens[start:stop] = [s.tokens for s in scored]
-            truncated[start:stop] = [s.truncated for s in scored]
-            done = stop
+        # closing(): a stream stopped early (an error, Ctrl+C) stops its scoring now, not when it is collected
+        with contextlib.closing(scored_chunks(model, df[prompt_column], df[response_column], progress,
+                                              chunk_rows)) as chunks:
+            for scored in chunks:
+                stop = done + len(scored)
+                empty += count_empty(df[response_column].iloc[done:stop].tolist())
+                scores[done:stop] = [s.score for s in scored]
+                tokens[done:stop] = [s.tokens for s in scored]
+                truncated[done:stop] = [s.truncated for s in scored]
+                done = stop  # from here on this chunk is kept, whatever stops the next one
     finally:
         seconds = time.perf_counter() - start_time
         unscored = np.arange(n) >= done
@@ -162,6 +166,30 @@ def score_table(model: RewardModel, df: pd.DataFrame, prompt_column: str = "prom
         df["truncated"] = pd.arrays.BooleanArray(truncated, mask=unscored)
     return ScoreSummary(rows=n, truncated=int(truncated.sum()), seconds=seconds, max_length=model.max_length,
                         rows_per_second=per_second(n, seconds), empty=empty)
+
+
+def scored_chunks(model: RewardModel, prompts: pd.Series, responses: pd.Series, progress: ProgressCallback | None,
+                  chunk_rows: int) -> Iterator[list]:
+    """The scores of consecutive chunks of the pairs, in file order, as each chunk is finished.
+
+    A model that scores a whole file as one job (:class:`~reward.jobs.distributed.RayModel` has ``score_stream``: one
+    Ray Data dataset and one pool of replicas) is handed every pair at once; any other is called chunk by chunk.
+    Either way the caller keeps each chunk as it comes, so what was finished before a failure is kept.
+    """
+    n = len(prompts)
+    stream = getattr(model, "score_stream", None)
+    if stream is not None:
+        yield from stream(prompts.tolist(), responses.tolist(), progress=progress)
+        return
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+
+        def chunk_progress(d: int, _t: int, offset: int = start) -> None:
+            if progress is not None:
+                progress(offset + d, n)
+
+        yield model.score_pairs(prompts.iloc[start:stop].tolist(), responses.iloc[start:stop].tolist(),
+                                progress=chunk_progress)
 
 
 def count_empty(texts: list[str]) -> int:
@@ -178,8 +206,12 @@ def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.
             destination: Path | None, *, neutralize_formulas: bool = False) -> ScoringInterrupted:
     """A :class:`ScoringInterrupted` for ``cause``, after writing ``partial`` to ``destination`` when
     anything was scored (a failure to write is reported in the message, not raised)."""
-    why = ("interrupted" if isinstance(cause, KeyboardInterrupt)
-           else f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}".rstrip(": "))
+    if isinstance(cause, KeyboardInterrupt):
+        why = "interrupted"
+    elif isinstance(cause, ScoringFailed):
+        why = str(cause)
+    else:
+        why = f"{type(cause).__name__}: {' '.join(str(cause).split())[:200]}".rstrip(": ")
     head = f"Scoring stopped after {done:,} of {total:,} {unit} ({why})."
     output = None
     if done == 0 or partial is None or destination is None:
@@ -187,12 +219,35 @@ def stopped(cause: BaseException, done: int, total: int, unit: str, partial: pd.
     else:
         try:
             output, problem = keep(partial, destination, neutralize_formulas=neutralize_formulas)
-            tail = ((f" {problem} So" if problem else "") + f" the {done:,} scored {unit} were written to {output}"
+            tail = ((f" {problem} So the" if problem else " The") + f" {done:,} scored {unit} were written to {output}"
                     + (f"; {unit} {done + 1:,}-{total:,} have empty score columns." if unit == "rows" and done < total
                        else "."))
         except FileProblem as err:
             tail = f" Writing the scored {unit} failed too: {err}"
     return ScoringInterrupted(head + tail, done=done, total=total, output=output, partial=partial, cause=cause)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl+C: what was scored is kept (the command line exits 130)."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """While a job runs, SIGTERM interrupts it as Ctrl+C does: without this Python dies at once and loses what was
+    scored. A second SIGTERM is ignored, so that the first one's writing of the scored rows finishes."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def score_file(model: ModelSource, source: str | Path, destination: str | Path, prompt_column: str = "prompt",
