@@ -15,9 +15,9 @@ page does, in one session:
 The public endpoints go through ``gradio_client`` (``/score``, which the card row checks its ranking against).
 The page's own events (Score, a row click, the token detail) are private to the page, and ``gradio_client``
 refuses private events; so they are sent as the page sends them: ``/gradio_api/queue/join`` with the event's
-index in the page's config, and its streamed updates read from ``/gradio_api/queue/data``, in one session (whose
-state carries the ranking from the Score to the clicks). Each time is from the request to the update that shows
-the part. ``--repeats`` runs of each, medians and spreads.
+index in the page's config, and its updates read from ``/gradio_api/queue/data``, in one session (whose state
+carries the ranking from the Score to the clicks); a row click is the page's four chained events, each sent when
+the one before has finished, as the browser sends them. Each time is from the click to the part on the page. ``--repeats`` runs of each, medians and spreads.
 
     python bench/page.py               # BERT-base size, random weights (a few minutes on 2 cores)
     python bench/page.py --quick       # the tiny test model, in seconds: proves the script runs
@@ -67,6 +67,8 @@ class PageSession:
     def send(self, event: str, data: list) -> tuple[list[float], list]:
         """Run the page's ``event`` with ``data``; returns the seconds from the request to each update the page
         receives (a generator's yields in order, then its completion) and the event's final outputs."""
+        if event not in self.events:
+            raise SystemExit(f"the page has no event {event!r}: bench/page.py follows ui/compare/tab.py")
         dep = self.events[event]
         start = time.perf_counter()
         joined = self.http.post(f"{self.url}/gradio_api/queue/join", json={
@@ -93,8 +95,19 @@ class PageSession:
         self.http.close()
 
 
-ROW_PARTS = ("first panel (score, tokens)", "sentence effects", "unfolding curve", "last panel (probes)")
-"""What each update of a row click shows, in the order the Why this score panel yields them."""
+ROW_PARTS = {"first panel (score, tokens)": "explain_picked", "sentence effects": "explain_picked_parts",
+             "unfolding curve": "explain_picked_curve", "last panel (probes)": "probe_picked"}
+"""What a row click shows, part by part: the page's four chained events, each sent when the one before is done."""
+
+
+def click_row(page: PageSession, label: str) -> dict[str, float]:
+    """A click on the row ``label`` as the page makes it: the four events in turn; seconds from the click to each
+    part on the page."""
+    start, seen = time.perf_counter(), {}
+    for part, event in ROW_PARTS.items():
+        page.send(event, [None, label])
+        seen[part] = time.perf_counter() - start
+    return seen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,22 +139,21 @@ def main(argv: list[str] | None = None) -> int:
             labels = _labels(page, out)
             ranked = api.predict(prompt, card["responses"], api_name="/score")
             assert [f"#{r['rank']} · Response {r['index'] + 1} ({r['score']:+.3f})" for r in ranked] == labels
-            row, _ = page.send("explain_picked", [None, labels[0]])
+            row = click_row(page, labels[0])
             times.setdefault("card: Score and a click on the top row, to its last panel", []).append(
-                scored[-1] + row[-1])
+                scored[-1] + row["last panel (probes)"])
             # a row never explained (cold), then again after another row (warm)
-            cold, _ = page.send("explain_picked", [None, labels[1]])
-            page.send("explain_picked", [None, labels[0]])
-            warm, _ = page.send("explain_picked", [None, labels[1]])
-            for state, updates in (("cold", cold), ("warm", warm)):
-                assert len(updates) == len(ROW_PARTS) + 1, updates  # each part, then the completion
-                for name, seconds in zip(ROW_PARTS, updates):
+            cold = click_row(page, labels[1])
+            click_row(page, labels[0])
+            warm = click_row(page, labels[1])
+            for state, seen in (("cold", cold), ("warm", warm)):
+                for name, seconds in seen.items():
                     times.setdefault(f"row {state}: {name}", []).append(seconds)
             # the token detail of a 200-token answer
             long_prompt = f"{LONG_PROMPT} (run {run})"
             _, out = page.send("score_page", [long_prompt, 1, *boxes([TEN_SENTENCES])])
             label = _labels(page, out)[0]
-            page.send("explain_picked", [None, label])
+            click_row(page, label)
             detail, out = page.send("attribute_picked", [None, label])
             times.setdefault("token detail, 200-token answer", []).append(detail[-1])
             steps_seen.append(_steps(out))
