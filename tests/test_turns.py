@@ -62,6 +62,7 @@ def test_an_interactive_request_overtakes_a_file_job_after_one_pass(tiny_model, 
         return out
 
     monkeypatch.setattr(tiny_model, "_forward", recorded_forward)
+    tiny_model.scores.clear()  # every pair here is scored, not answered from the cache of scored pairs
     rows = 8 * tiny_model.batch_size  # eight full passes of equal-length pairs
     job = threading.Thread(name="file-job", target=tiny_model.score_pairs,
                            args=([f"Question {i:03d}?" for i in range(rows)], [f"Answer {i:03d}." for i in range(rows)]))
