@@ -508,12 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         phase("fp32 against bf16")
         lines = compare_bf16(folder, device, ranked, args, model_name)
         lines[0] += f" Text: {source}; benchmark wall time {time.perf_counter() - began:.0f} s."
-        table = "\n".join(lines)
-        print("\n" + table, flush=True)
-        if args.markdown:
-            args.markdown.write_text(table + "\n", encoding="utf-8")
-            print(f"\nwrote {args.markdown}")
-        return 0
+        return publish(lines, args.markdown)
 
     # -- contenders
     phase("loading the contenders")
@@ -663,11 +658,16 @@ def main(argv: list[str] | None = None) -> int:
                       f"{startup['first_request']:.2f} s)."]
     lines += ["", f"Load average at start / end: {load_at_start} / {load_average()}; "
                   f"benchmark wall time {time.perf_counter() - began:.0f} s."]
+    return publish(lines, args.markdown)
+
+
+def publish(lines: list[str], markdown: Path | None) -> int:
+    """Print the result table, and write it to ``markdown`` when asked; the exit status."""
     table = "\n".join(lines)
     print("\n" + table, flush=True)
-    if args.markdown:
-        args.markdown.write_text(table + "\n", encoding="utf-8")
-        print(f"\nwrote {args.markdown}")
+    if markdown:
+        markdown.write_text(table + "\n", encoding="utf-8")
+        print(f"\nwrote {markdown}")
     return 0
 
 

@@ -24,6 +24,7 @@ from reward.model import precision
 from reward.model.precision import choose_precision, precision_note, prepare_for_precision, read_cpu_flags
 from reward.model.reward_model import ModelLoadError, RewardModel, load_reward_model
 from tests.conftest import ROOT
+from tests.reference import assert_scores_close
 from tests.test_model import CASES
 
 PROMPTS = [p for p, _ in CASES]
@@ -248,7 +249,10 @@ def test_gpu_precisions_are_close_to_cpu_fp32(tiny_model_dir, fp32_scores, preci
     rm = load_reward_model(tiny_model_dir, device="cuda", precision=precision)
     scores = [s.score for s in rm.score_pairs(PROMPTS, RESPONSES)]
     spread = max(fp32_scores) - min(fp32_scores)
-    assert max(abs(a - b) for a, b in zip(scores, fp32_scores)) < (1e-3 if precision == "fp32" else 0.05 * spread)
+    if precision == "fp32":  # another device's kernels round apart: a share of the scores' size, as for CPUs
+        assert_scores_close(scores, fp32_scores, rel=2e-4)
+    else:
+        assert max(abs(a - b) for a, b in zip(scores, fp32_scores)) < 0.05 * spread
 
 
 def test_cpu_micro_batches_do_not_pad_short_pairs_to_long_ones(tiny_model):
@@ -264,7 +268,7 @@ def test_cpu_micro_batches_do_not_pad_short_pairs_to_long_ones(tiny_model):
 
 def test_scores_do_not_depend_on_micro_batching(tiny_model_dir, fp32_scores):
     one = load_reward_model(tiny_model_dir, device="cpu", batch_size=1)
-    assert [s.score for s in one.score_pairs(PROMPTS, RESPONSES)] == pytest.approx(fp32_scores, abs=1e-5)
+    assert_scores_close([s.score for s in one.score_pairs(PROMPTS, RESPONSES)], fp32_scores)  # other batches
 
 
 def test_the_benchmark_runs_in_quick_mode(tmp_path):
