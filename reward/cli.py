@@ -306,9 +306,9 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
 
 def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from reward.insight.explain import explain
-    from reward.model.requests import check_request, check_steps
+    from reward.model.requests import check_response, check_steps
 
-    request = check_request(args.prompt, [args.response], settings)
+    request = check_response(args.prompt, args.response, settings)
     steps = ATTRIBUTION_STEPS if args.steps is None else args.steps
     if args.attribute:
         check_steps(steps)

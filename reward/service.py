@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from reward.insight.ranking import RankedResponse, rank_responses
 from reward.model.batching import RequestBatcher
 from reward.model.precision import precision_note
-from reward.model.requests import ScoringRequest, check_request, check_steps
+from reward.model.requests import ScoringRequest, check_request, check_response, check_steps
 from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, load_from_settings
 from reward.model.sources import display_name
 
@@ -98,7 +98,7 @@ class RewardService:
         """
         from reward.insight.explain import explain
 
-        request = self.check(prompt, [response])
+        request = check_response(prompt, response, self.settings)
         return explain(self.model(), request.prompt, request.responses[0])
 
     def explain_steps(self, prompt: object, response: object):
@@ -110,7 +110,7 @@ class RewardService:
         """
         from reward.insight.explain import explain_steps
 
-        request = self.check(prompt, [response])
+        request = check_response(prompt, response, self.settings)
         return explain_steps(self.model(), request.prompt, request.responses[0])
 
     def probe(self, prompt: object, response: object):
@@ -122,7 +122,7 @@ class RewardService:
         """
         from reward.insight.probes import probe
 
-        request = self.check(prompt, [response])
+        request = check_response(prompt, response, self.settings)
         return probe(self.model(), request.prompt, request.responses[0])
 
     def attribute(self, prompt: object, response: object, steps: object = None):
@@ -135,7 +135,7 @@ class RewardService:
         """
         from reward.insight.attribution import attribute
 
-        request = self.check(prompt, [response])
+        request = check_response(prompt, response, self.settings)
         if steps is not None:
             steps = check_steps(steps)
         return attribute(self.model(), request.prompt, request.responses[0], steps=steps)

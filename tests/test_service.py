@@ -1,5 +1,6 @@
 """RewardService: validation before loading, and a failed load remembered for a while."""
 
+import io
 import shutil
 from pathlib import Path
 
@@ -66,3 +67,20 @@ def test_probe_has_the_limits_of_rank_and_is_refused_before_loading(tmp_path):
     assert service.load_error is None  # no load was tried
     with pytest.raises(ModelLoadError):
         service.probe("Why?", "An answer.")
+
+
+def test_single_response_work_words_its_refusals_for_one_response(tiny_settings, tiny_model_dir):
+    """Explain, probe and attribute look into one response: a refusal speaks of "the response", in Python and on
+    the command line as through the API."""
+    from reward.cli import EXIT_BAD_INPUT, main
+
+    service = RewardService(tiny_settings)
+    for call in (service.explain, service.probe, service.attribute, service.explain_steps):
+        with pytest.raises(InvalidRequest, match=r"^The response is blank"):
+            call("Why?", "  ")
+        with pytest.raises(InvalidRequest, match=r"^The response must be text"):
+            call("Why?", 3)
+    err = io.StringIO()
+    code = main(["explain", "--prompt", "Why?", "--response", " ", "--model", str(tiny_model_dir)], err=err,
+                out=io.StringIO())
+    assert code == EXIT_BAD_INPUT and err.getvalue().startswith("error: The response is blank")
