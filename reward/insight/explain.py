@@ -258,7 +258,7 @@ def explain_steps(model, prompt: str, response: str) -> Iterator[Explanation]:
     pieces = [response[s:e] for s, e, _, _ in parts]
     everything = list(range(len(parts)))
     # A text the model reads exactly as the whole response (a part past the cut taken out) takes its score.
-    known = {_encode(model, prompt, [response])[response]: score} if parts else {}
+    known = {tuple(read.ids): score}
     without = _scores(model, prompt, pieces, [everything[:i] + everything[i + 1:] for i in everything],
                       [response[:s] + response[e:] for s, e, _, _ in parts], known)
     explained = replace(explained, parts=[Part(pieces[i], s, e, first, last, without[i], score - without[i])
