@@ -362,6 +362,13 @@ def test_sigterm_keeps_the_rows_scored_and_ends_in_one_line(tmp_path, tiny_model
     write_table(rows, source)
     code, out, err, seen = terminate_after(["score", str(source), "-o", str(output), "--model", str(tiny_model_dir),
                                             "--device", "cpu", "--chunk-rows", str(chunk)], chunk)
+    done = assert_interrupted_and_kept(code, out, err, output, rows, chunk, tiny_model)
+    assert done >= seen - seen % chunk
+
+
+def assert_interrupted_and_kept(code, out, err, output, rows, chunk, model) -> int:
+    """An interrupted ``score`` of 30,000 rows: exit 130, one line after the progress bar, whole chunks of scored rows
+    written in file order (the card's scores of exactly those rows), the rest empty; returns how many were kept."""
     lines = bar_and_lines(err)
     assert code == EXIT_INTERRUPTED and out == "", err
     assert len(lines) == 1, err
@@ -369,11 +376,12 @@ def test_sigterm_keeps_the_rows_scored_and_ends_in_one_line(tmp_path, tiny_model
                         lines[0]).group(1).replace(",", ""))
     assert lines[0].endswith(f"The {done:,} scored rows were written to {output}; rows {done + 1:,}-30,000 have "
                              "empty score columns."), lines[0]
-    assert done >= seen - seen % chunk and done % chunk == 0
+    assert done % chunk == 0
     back = read_table(output)  # CSV: every cell is text, an empty score cell the empty string
     assert back["prompt"].tolist() == rows["prompt"].tolist()
     assert [(back[c] != "").sum() for c in ("score", "tokens", "truncated")] == [done] * 3
     here = [s.score for start in range(0, done, chunk) for s in
-            tiny_model.score_pairs(rows["prompt"][start:start + chunk].tolist(),
-                                   rows["response"][start:start + chunk].tolist())]
+            model.score_pairs(rows["prompt"][start:start + chunk].tolist(),
+                              rows["response"][start:start + chunk].tolist())]
     assert_scores_close(back["score"][:done].astype(float), here)
+    return done

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, main
+from reward.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from reward.config import RAY_BLOCK_CHUNKS, RAY_BLOCK_CHUNKS_PER_WORKER, SAMPLE_PAIRS
 from reward.jobs.distributed import EXIT_FOR_TESTS_ENV
 from reward.jobs.evaluate import evaluate_pairs
@@ -32,9 +32,9 @@ from reward.tables.writing import write_table
 from tests.conftest import ROOT
 from tests.reference import card_score
 from tests.test_cli import (
+    assert_interrupted_and_kept,
     assert_no_near_ties,
     assert_scores_close,
-    bar_and_lines,
     cli_env,
     terminate_after,
 )
@@ -400,20 +400,8 @@ def test_sigterm_during_a_ray_job_keeps_the_blocks_scored_and_ends_in_one_line(t
     code, out, err, seen = terminate_after(["score", str(source), "-o", str(output), "--model", str(tiny_model_dir),
                                             "--device", "cpu", "--engine", "ray", "--workers", "2", "--chunk-rows",
                                             str(chunk)], 16 * chunk, timeout=600)
-    lines = bar_and_lines(err)
-    assert code == EXIT_INTERRUPTED and out == "", err
-    assert len(lines) == 1, err
-    done = int(re.match(r"error: Scoring stopped after ([\d,]+) of 30,000 rows \(interrupted\)\. ",
-                        lines[0]).group(1).replace(",", ""))
-    assert lines[0].endswith(f"The {done:,} scored rows were written to {output}; rows {done + 1:,}-30,000 have "
-                             "empty score columns."), lines[0]
-    assert done % chunk == 0 and done >= seen  # whole chunks: every one the bar had counted, maybe more
-    back = read_table(output)  # CSV: every cell is text, an empty score cell the empty string
-    assert [(back[c] != "").sum() for c in ("score", "tokens", "truncated")] == [done] * 3
-    here = [s.score for start in range(0, done, chunk) for s in
-            tiny_model.score_pairs(rows["prompt"][start:start + chunk].tolist(),
-                                   rows["response"][start:start + chunk].tolist())]
-    assert_scores_close(back["score"][:done].astype(float), here)
+    done = assert_interrupted_and_kept(code, out, err, output, rows, chunk, tiny_model)
+    assert done >= seen  # whole chunks: every one the bar had counted, maybe more
 
 
 @pytest.mark.parametrize("address, reason", [
