@@ -62,12 +62,8 @@ def result_value(result):
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
     """`python app.py` on the tiny model, settings from the environment (REWARD_MCP unset: on)."""
-    app = App(tiny_model_dir, tmp_path_factory.mktemp("mcp") / "app.log")
-    try:
-        app.wait_until_up()
+    with App(tiny_model_dir, tmp_path_factory.mktemp("mcp") / "app.log") as app:
         yield app
-    finally:
-        app.stop()
 
 
 def test_the_tools_are_exactly_the_public_api_with_descriptions_and_typed_parameters(server):
@@ -146,14 +142,11 @@ def test_reward_mcp_0_in_the_environment_turns_it_off(tiny_model_dir, tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REWARD_MCP", "0")
         app = App(tiny_model_dir, tmp_path / "off.log")
-    try:
-        app.wait_until_up()
+    with app:
         import httpx
 
         assert httpx.get(f"{app.url}/gradio_api/mcp/", timeout=10).status_code == 404
         assert "MCP" not in app.log.read_text()
-    finally:
-        app.stop()
 
 
 def test_without_the_mcp_extra_the_app_starts_and_says_so_in_one_line(tiny_model_dir, monkeypatch, caplog):

@@ -27,12 +27,8 @@ INTERNALS = re.compile(r"0x[0-9a-f]{6}|Traceback|<class |<gradio\.|NoneType|KeyE
 
 @pytest.fixture(scope="module")
 def app(tiny_model_dir, tmp_path_factory):
-    started = App(tiny_model_dir, tmp_path_factory.mktemp("protocol") / "app.log")
-    try:
-        started.wait_until_up()
+    with App(tiny_model_dir, tmp_path_factory.mktemp("protocol") / "app.log") as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture
@@ -251,12 +247,8 @@ def test_the_page_scores_and_adds_boxes_through_the_door(app, quiet):
 @pytest.fixture(scope="module")
 def small_queue(tiny_model_dir, tmp_path_factory):
     """The app with a queue of 8: the token detail may keep 1 request waiting (``WAITING_SHARES``)."""
-    started = App(tiny_model_dir, tmp_path_factory.mktemp("small-queue") / "app.log", REWARD_QUEUE_SIZE="8")
-    try:
-        started.wait_until_up()
+    with App(tiny_model_dir, tmp_path_factory.mktemp("small-queue") / "app.log", REWARD_QUEUE_SIZE="8") as started:
         yield started
-    finally:
-        started.stop()
 
 
 def test_slow_token_details_cannot_lock_scoring_out_of_the_queue(small_queue):

@@ -63,6 +63,18 @@ class App:
         new, self._read = text[self._read:], len(text)
         return new.splitlines()
 
+    def __enter__(self) -> "App":
+        """The app, up (stopped again if it does not come up); ``with App(...) as app:`` stops it after."""
+        try:
+            self.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

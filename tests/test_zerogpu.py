@@ -87,11 +87,8 @@ def zerogpu_app(tiny_model_dir, tmp_path_factory):
         mp.setenv("SPACES_ZERO_GPU", "true")
         mp.setenv("SPACES_RECORD", str(record))
         app = App(tiny_model_dir, tmp / "app.log")
-    try:
-        app.wait_until_up()
+    with app:
         yield app, record
-    finally:
-        app.stop()
 
 
 def test_on_zerogpu_every_model_event_is_wrapped_and_nothing_else(zerogpu_app, tiny_settings):
