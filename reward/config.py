@@ -94,6 +94,12 @@ EXPLAIN_ENCODE_CHARS = 1 << 20
 EXPLAIN_MAX_PARTS = 24
 """Most parts an explanation takes out in turn: an answer of more sentences is explained in this many segments of
 adjacent sentences, so its work (two forward passes a part) and its answer stay bounded for any length."""
+FLIP_MAX_PASSES = 256
+"""Most texts one search for the smallest edit that flips a verdict may score (``reward.insight.contrast.flip``):
+each is one forward pass; the answer says when no flip was found within them."""
+FLIP_MAX_PARTS = 128
+"""Most parts such a search takes out in turn: a response of more sentences (or words) is searched in this many
+runs of adjacent ones, so that one round of the search fits in ``FLIP_MAX_PASSES``."""
 SCORE_CACHE_ENTRIES = 20_000
 SCORE_CACHE_BYTES = 64 << 20
 """The cache of scored pairs, one per loaded model (``reward.model.cache``): at most this many pairs, whose texts

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from reward.insight.ranking import RankedResponse, rank_responses
 from reward.model.batching import RequestBatcher
 from reward.model.precision import precision_note
-from reward.model.requests import ScoringRequest, check_request, check_response, check_steps
+from reward.model.requests import InvalidRequest, ScoringRequest, check_request, check_response, check_steps, check_two
 from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, load_from_settings
 from reward.model.sources import display_name
 
@@ -139,6 +139,46 @@ class RewardService:
         if steps is not None:
             steps = check_steps(steps)
         return attribute(self.model(), request.prompt, request.responses[0], steps=steps)
+
+    def contrast(self, prompt: object, response_a: object, response_b: object, steps: object = None):
+        """Why A over B (see :func:`reward.insight.contrast.contrast`): scores, margin, chance, word diff and
+        word-level attributions; limits as :meth:`rank`, neither response blank.
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
+        """
+        from reward.insight.contrast import contrast
+
+        request = check_two(prompt, response_a, response_b, self.settings)
+        if steps is not None:
+            steps = check_steps(steps)
+        return contrast(self.model(), request.prompt, *request.responses, steps=steps)
+
+    def whatif(self, prompt: object, response: object, edited: object):
+        """A response and an edited copy, both scored (see :func:`reward.insight.contrast.whatif`).
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit. ModelLoadError: no model.
+        """
+        from reward.insight.contrast import whatif
+
+        request = check_two(prompt, response, edited, self.settings, names=("The response", "The edited response"))
+        return whatif(self.model(), request.prompt, *request.responses)
+
+    def flip(self, prompt: object, response_a: object, response_b: object, unit: object = "sentence"):
+        """The smallest cut of A that turns the verdict against B (see :func:`reward.insight.contrast.flip`).
+
+        Raises:
+            InvalidRequest: the input breaks a documented limit, or ``unit`` is not "sentence" or "word".
+            ModelLoadError: no model.
+        """
+        from reward.insight.contrast import UNITS, flip
+
+        request = check_two(prompt, response_a, response_b, self.settings)
+        if unit not in UNITS:
+            raise InvalidRequest("The unit must be \"sentence\" or \"word\" (what the search takes out of A).",
+                                 "unit")
+        return flip(self.model(), request.prompt, *request.responses, unit=unit)
 
     def describe(self) -> ModelInfo:
         """What is (or would be) loaded: the model panel's content."""

@@ -101,7 +101,7 @@ def test_tokens_and_shape(tiny_model):
     assert [(t.token, t.part, t.position, t.late) for t in result.tokens] == \
         [(t.token, t.part, t.position, t.late) for t in explain(tiny_model, PROMPT, TEN).tokens]
     data = result.as_dict()
-    assert set(data) == {"tokens", "score", "baseline_score", "completeness_gap", "completeness_gap_relative", "steps",
+    assert set(data) == {"tokens", "words", "score", "baseline_score", "completeness_gap", "completeness_gap_relative", "steps",
                          "steps_tried"}
     assert set(data["tokens"][0]) == {"token", "part", "position", "late", "value"}
     assert data["steps"] == 4 and data["steps_tried"] == [4] and json.loads(json.dumps(data)) == data

@@ -16,7 +16,7 @@ have no gradients.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from reward.config import (
     ATTRIBUTION_GAP_NEGLIGIBLE,
@@ -27,6 +27,7 @@ from reward.config import (
 )
 
 from .explain import Token, tokens_read
+from .words import Word, attributed_words
 
 CHUNK_TOKENS = ATTRIBUTION_PASS_TOKENS
 OTHER_CHUNK_TOKENS = ATTRIBUTION_PASS_TOKENS_ELSEWHERE
@@ -57,6 +58,9 @@ class Attribution:
     """The steps these values come from."""
     tried: tuple[int, ...] = ()
     """For an attribution whose steps were chosen by its gap: every number of steps tried, the last one kept."""
+    words: list[Word] | None = None
+    """The tokens' values summed into the words of the prompt and the response (:mod:`reward.insight.words`);
+    None for a tokenizer that gives no character offsets."""
 
     @property
     def small_enough(self) -> bool:
@@ -79,11 +83,13 @@ class Attribution:
         return gap / spread
 
     def as_dict(self) -> dict:
-        """Plain JSON-ready data: ``tokens`` (token, part, position, late, value), ``score``, ``baseline_score``,
-        ``completeness_gap``, ``completeness_gap_relative``, ``steps`` and ``steps_tried`` (the steps tried when
-        they were chosen by the gap; ``[steps]`` when they were given)."""
+        """Plain JSON-ready data: ``tokens`` (token, part, position, late, value), ``words`` (word, part, start,
+        end, value, tokens, read: offsets into the prompt or the response, as ``part`` says; null without offsets),
+        ``score``, ``baseline_score``, ``completeness_gap``, ``completeness_gap_relative``, ``steps`` and
+        ``steps_tried`` (the steps tried when they were chosen by the gap; ``[steps]`` when they were given)."""
         return {
             "tokens": [asdict(t) for t in self.tokens],
+            "words": None if self.words is None else [w.as_dict() for w in self.words],
             "score": self.score,
             "baseline_score": self.baseline_score,
             "completeness_gap": self.completeness_gap,
@@ -136,8 +142,9 @@ def attribute(model, prompt: str, response: str, steps: int | None = None) -> At
         # Nothing to replace: the baseline is the input, so it is scored once (two rows of one batch may round apart).
         with torch.no_grad():
             score = baseline_score = forward(ids, mask).item()
-        return Attribution([AttributedToken(**asdict(t), value=0.0) for t in read.tokens], score, baseline_score,
-                           ladder[0], ladder[:1] if steps is None else ())
+        return _with_words(model, prompt, response, Attribution(
+            [AttributedToken(**asdict(t), value=0.0) for t in read.tokens], score, baseline_score, ladder[0],
+            ladder[:1] if steps is None else ()))
     with torch.no_grad():
         score, baseline_score = forward(torch.cat([ids, baseline]), torch.cat([mask, mask])).tolist()
     per_pass = CHUNK_TOKENS.get(device.type, OTHER_CHUNK_TOKENS) // len(read.ids)
@@ -150,7 +157,14 @@ def attribute(model, prompt: str, response: str, steps: int | None = None) -> At
                              baseline_score, n, ladder[:tried] if steps is None else ())
         if result.small_enough:
             break
-    return result
+    return _with_words(model, prompt, response, result)
+
+
+def _with_words(model, prompt: str, response: str, result: Attribution) -> Attribution:
+    """``result`` with its values summed into words (None where the tokenizer gives no offsets)."""
+    if not getattr(model.tokenizer, "is_fast", False):
+        return result
+    return replace(result, words=attributed_words(model, prompt, response, [t.value for t in result.tokens]))
 
 
 def _reward(network, words, input_ids, attention_mask):

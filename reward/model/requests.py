@@ -81,6 +81,25 @@ def check_response(prompt: object, response: object, settings: Settings) -> Scor
     return ScoringRequest(prompt=prompt, responses=[response], indices=[0])
 
 
+def check_two(prompt: object, first: object, second: object, settings: Settings,
+              names: tuple[str, str] = ("Response A", "Response B")) -> ScoringRequest:
+    """Validate a prompt and the two responses an endpoint compares (``/contrast``, ``/whatif``, ``/flip``).
+
+    The limits of :func:`check_request`, in its words with each response called by its ``names``; neither
+    may be blank (there would be nothing to compare). ``index`` is 0 or 1.
+
+    Raises:
+        InvalidRequest: with a message that names the problem and what to change.
+    """
+    check_prompt(prompt, settings)
+    for i, (text, name) in enumerate(zip((first, second), names)):
+        _check_response_text(text, name, i, settings)
+    for i, (text, name) in enumerate(zip((first, second), names)):
+        if not text.strip():
+            raise InvalidRequest(f"{name} is blank: write the text to compare.", index=i)
+    return ScoringRequest(prompt=prompt, responses=[first, second], indices=[0, 1])
+
+
 def check_prompt(prompt: object, settings: Settings) -> None:
     """The prompt's share of the limits: text, not blank, not too long, whole characters."""
     if not isinstance(prompt, str):
