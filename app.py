@@ -32,7 +32,9 @@ from reward.service import RewardService
 from ui import text
 from ui.body_limit import BodyLimit, request_body_limit
 from ui.compare.examples import ExampleSet, load_example_sets
+from ui.compare.pair import add_pair_api
 from ui.compare.tab import add_score_api, build_compare_tab
+from ui.compare.whatif import add_whatif_api
 from ui.compare.why import add_explain_api
 from ui.files.batch import build_batch_tab
 from ui.files.evaluate import build_evaluate_tab
@@ -70,6 +72,8 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         gr.Markdown(text.FOOTER)
         add_score_api(demo, service)
         add_explain_api(demo, service)
+        add_pair_api(demo, service)
+        add_whatif_api(demo, service)
         if lineup is not None:
             add_models_api(demo, lineup)
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],

@@ -36,8 +36,9 @@ from reward.tables.display import empty_note, shorten
 from reward.tables.formats import FileProblem, file_format
 from reward.tables.outputs import ResultRescued
 
+from .cli_texts import TEXT_FLAGS as PAIR_TEXT_FLAGS
+from .cli_texts import add_contrast_parser, add_explain_parser, run_contrast, run_explain
 from .config import (
-    ATTRIBUTION_STEPS,
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     CHUNK_ROWS,
@@ -68,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reward", description="Score files of (prompt, response) pairs with a reward "
                      "model, or check how often it prefers the chosen response of preference pairs.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{score,evaluate,explain}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{score,evaluate,explain,contrast}",
                                      parser_class=_Parser)
 
     score = commands.add_parser(
@@ -105,18 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
     _add_common(evaluate)
 
-    explain = commands.add_parser(
-        "explain", help="why one response scores as it does: sentence effects, prefixes, the tokens read",
-        description="Score one (prompt, response) pair and say why: each sentence's effect (the score minus the "
-                    "score without that sentence), the score after each sentence, and the tokens the model read "
-                    "(and any it dropped). --attribute adds integrated gradients per token.")
-    explain.add_argument("--prompt", required=True, help="the prompt (the question or instruction)")
-    explain.add_argument("--response", required=True, help="the response to explain")
-    explain.add_argument("--json", action="store_true", help="print the explanation as one JSON object")
-    explain.add_argument("--attribute", action="store_true", help="also integrated gradients per token (slower)")
-    explain.add_argument("--steps", type=int, default=None,
-                         help=f"integrated-gradient steps with --attribute (default {ATTRIBUTION_STEPS})")
-    add_settings_arguments(explain)
+    add_explain_parser(commands)
+    add_contrast_parser(commands)
     return parser
 
 
@@ -137,13 +128,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 TEXT_FLAGS = {"prompt": "--prompt", "response": "--response", "prompt_column": "--prompt-column",
               "response_column": "--response-column", "chosen_column": "--chosen-column",
-              "rejected_column": "--rejected-column", "address": "--address", "revision": "--revision"}
+              "rejected_column": "--rejected-column", "address": "--address", "revision": "--revision",
+              **PAIR_TEXT_FLAGS}
 """Flags whose value is text (not a path): it must be UTF-8."""
 
 
 def _check_flags(args: argparse.Namespace) -> None:
     """No flag is silently ignored: one that does nothing in this command line is refused; with ``--engine ray``,
     Ray must be installed."""
+    if args.command == "contrast":
+        return
     if args.command == "explain":
         if args.steps is not None and not args.attribute:
             raise ConfigError("--steps only works with --attribute: add --attribute to compute integrated "
@@ -304,56 +298,6 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     return kept.finish()
 
 
-def run_explain(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from reward.insight.explain import explain
-    from reward.model.requests import check_response, check_steps
-
-    request = check_response(args.prompt, args.response, settings)
-    steps = ATTRIBUTION_STEPS if args.steps is None else args.steps
-    if args.attribute:
-        check_steps(steps)
-        if settings.precision == "int8":  # refused now, not after the explanation has run
-            raise AttributionUnavailable("Integrated gradients need a float model: run with --precision fp32 "
-                                         "(or bf16/fp16), not int8.")
-    model = _loader(settings)()
-    explanation = explain(model, request.prompt, request.responses[0])
-    attribution = None
-    if args.attribute:
-        from reward.insight.attribution import attribute
-
-        attribution = attribute(model, request.prompt, request.responses[0], steps=steps)
-    if args.json:
-        data = explanation.as_dict()
-        if attribution is not None:
-            data["attribution"] = attribution.as_dict()
-        print(json.dumps(data, ensure_ascii=False, allow_nan=False, default=_none_for_nan), file=out)
-        return EXIT_OK
-    data = explanation.as_dict()
-    tokens, dropped = data["tokens"], data["dropped"]
-    print(f"score {data['score']:+.3f} (the raw reward); the model read {len(tokens)} tokens"
-          + (f"; cut: {dropped['prompt']:,} prompt and {dropped['response']:,} response tokens dropped"
-             if dropped["prompt"] or dropped["response"] else ""), file=out)
-    if data["unit"] == "segment":
-        print(f"{data['sentence_count']:,} sentences, explained in {len(data['parts'])} segments of adjacent "
-              "sentences (effect = score - score without the segment):", file=out)
-    else:
-        print("sentences (effect = score - score without the sentence):", file=out)
-    for part in data["parts"]:
-        shown = json.dumps(shorten(part["text"], PROMPT_WIDTH), ensure_ascii=False)
-        number = f"{part['first']}" if part["first"] == part["last"] else f"{part['first']}-{part['last']}"
-        print(f"  {number:>9}  {part['effect']:+8.3f}  {shown}", file=out)
-    print("score after each sentence:" if data["unit"] == "sentence" else "score after each segment:", file=out)
-    for prefix in data["prefixes"]:
-        print(f"  {prefix['sentences']:>3}  {prefix['score']:+8.3f}", file=out)
-    if attribution is not None:
-        a = attribution.as_dict()
-        top = sorted(a["tokens"], key=lambda t: -abs(t["value"]))[:10]
-        print(f"integrated gradients ({a['steps']} steps): baseline {a['baseline_score']:+.3f}, completeness gap "
-              f"{a['completeness_gap']:.4f}; strongest tokens: "
-              + ", ".join(f"{t['token']} {t['value']:+.3f}" for t in top), file=out)
-    return EXIT_OK
-
-
 def _none_for_nan(value: object) -> object:
     return None
 
@@ -375,12 +319,15 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> tuple[int, objec
         with sigterm_interrupts():
             _check_text_flags(args)
             settings = settings_from_args(args)
-            if args.command != "explain" and (args.max_rows < 1 or args.max_mb <= 0):
+            files = args.command in ("score", "evaluate")
+            if files and (args.max_rows < 1 or args.max_mb <= 0):
                 raise ConfigError("--max-rows and --max-mb must be positive.")
-            if args.command != "explain" and args.chunk_rows < 2:
+            if files and args.chunk_rows < 2:
                 raise ConfigError("--chunk-rows must be at least 2.")
             _check_flags(args)
-            runner = {"score": run_score, "evaluate": run_evaluate, "explain": run_explain}[args.command]
+            runner = {"score": run_score, "evaluate": run_evaluate,
+                      "explain": lambda a, s, o, e: run_explain(a, s, o, _loader(s)),
+                      "contrast": lambda a, s, o, e: run_contrast(a, s, o, _loader(s))}[args.command]
             return runner(args, settings, out, err), None
     except ResultRescued as kept:
         return EXIT_KEPT, kept

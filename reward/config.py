@@ -97,9 +97,13 @@ adjacent sentences, so its work (two forward passes a part) and its answer stay 
 FLIP_MAX_PASSES = 256
 """Most texts one search for the smallest edit that flips a verdict may score (``reward.insight.contrast.flip``):
 each is one forward pass; the answer says when no flip was found within them."""
+FLIP_UNITS = ("sentence", "word")
+"""What that search takes out: whole sentences (lines, list items), or words with their trailing whitespace."""
 FLIP_MAX_PARTS = 128
 """Most parts such a search takes out in turn: a response of more sentences (or words) is searched in this many
 runs of adjacent ones, so that one round of the search fits in ``FLIP_MAX_PASSES``."""
+WHATIF_HISTORY = 20
+"""Edits the what-if editor keeps in its history table (the oldest leave first)."""
 SCORE_CACHE_ENTRIES = 20_000
 SCORE_CACHE_BYTES = 64 << 20
 """The cache of scored pairs, one per loaded model (``reward.model.cache``): at most this many pairs, whose texts

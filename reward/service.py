@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from reward.insight.ranking import RankedResponse, rank_responses
 from reward.model.batching import RequestBatcher
 from reward.model.precision import precision_note
-from reward.model.requests import InvalidRequest, ScoringRequest, check_request, check_response, check_steps, check_two
+from reward.model.requests import ScoringRequest, check_request, check_response, check_steps, check_two, check_unit
 from reward.model.reward_model import ModelInfo, ModelLoadError, RewardModel, load_from_settings
 from reward.model.sources import display_name
 
@@ -172,13 +172,10 @@ class RewardService:
             InvalidRequest: the input breaks a documented limit, or ``unit`` is not "sentence" or "word".
             ModelLoadError: no model.
         """
-        from reward.insight.contrast import UNITS, flip
+        from reward.insight.contrast import flip
 
         request = check_two(prompt, response_a, response_b, self.settings)
-        if unit not in UNITS:
-            raise InvalidRequest("The unit must be \"sentence\" or \"word\" (what the search takes out of A).",
-                                 "unit")
-        return flip(self.model(), request.prompt, *request.responses, unit=unit)
+        return flip(self.model(), request.prompt, *request.responses, unit=check_unit(unit))
 
     def describe(self) -> ModelInfo:
         """What is (or would be) loaded: the model panel's content."""

@@ -46,3 +46,16 @@ BATCH_EMPTY = ("Upload a file and press **Score file**: a summary, a preview, th
 EVALUATE_EMPTY = ("Upload preference pairs (or try the sample pairs) and press **Evaluate**: the accuracy, the "
                   "margins, the calibration and length charts and the worst-judged pairs appear here.")
 MODELS_EMPTY = "Write a prompt and responses, then press **Score with every model**: the rankings appear here."
+PAIR_EMPTY = ("Pick two responses as A and B (the top two are picked for you) and press **Compare A and B**: their "
+              "scores, the chance the model prefers A, a word diff and each word's push appear here.")
+PAIR_ONE = "Score at least two responses to compare a pair."
+WHATIF_EMPTY = ("Change the text under **Your edit** and press **Score the edit**: its score, the change and its "
+                "new rank appear here, and each edit tried is kept in a table below.")
+
+# -- how to read the pair view
+
+PAIR_WORDS = ("Each word's colour is its integrated-gradients push on its own response's reward (WordPiece pieces "
+              "summed into words): red raises the reward, purple lowers it.")
+FLIP_INTRO = ("**The smallest edit that flips the verdict.** Take out of A the fewest sentences (or words) that put "
+              "it at or below B (or above B, when B is ahead): the search scores A without each part, takes out "
+              "the one that moves it most, scores again, and stops when the verdict flips or its budget is spent.")

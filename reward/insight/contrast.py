@@ -21,14 +21,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from reward.config import FLIP_MAX_PARTS, FLIP_MAX_PASSES
+from reward.config import FLIP_MAX_PARTS, FLIP_MAX_PASSES, FLIP_UNITS
 
 from .explain import parts_of, split_sentences
 from .ranking import sigmoid
 from .words import Word, word_diff
 
-UNITS = ("sentence", "word")
-"""What :func:`flip` takes out: whole sentences (lines, list items), or words with their trailing whitespace."""
+UNITS = FLIP_UNITS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reward.config import Settings
+from reward.config import FLIP_UNITS, Settings
 
 
 class InvalidRequest(ValueError):
@@ -98,6 +98,18 @@ def check_two(prompt: object, first: object, second: object, settings: Settings,
         if not text.strip():
             raise InvalidRequest(f"{name} is blank: write the text to compare.", index=i)
     return ScoringRequest(prompt=prompt, responses=[first, second], indices=[0, 1])
+
+
+def check_unit(unit: object) -> str:
+    """The unit a flip search takes out (:data:`reward.config.FLIP_UNITS`).
+
+    Raises:
+        InvalidRequest: on the ``unit`` field, saying which units there are.
+    """
+    if not isinstance(unit, str) or unit not in FLIP_UNITS:
+        raise InvalidRequest(f"The unit must be {' or '.join(map(repr, FLIP_UNITS))} (what the search takes out of "
+                             "A).", "unit")
+    return unit
 
 
 def check_prompt(prompt: object, settings: Settings) -> None:

@@ -14,10 +14,20 @@ from reward.service import RankingResult, RewardService
 from ui.page import load_error_banner, model_panel, problems_as_messages, refuse_boxes, refuse_request
 
 from .examples import ExampleSet, card_check
+from .pair import build_pair_panel, contrast_choice, flip_choice
 from .probes import build_probes_panel
 from .ranking import build_ranking_panel
 from .share import LINK_JS, SharedComparison, opened_link, restored_note, scored_comparison, share_token
-from .why import attribute_choice, build_why_panel, explain_curve, explain_first, explain_parts, explain_probes
+from .whatif import build_whatif_panel, picked_original, whatif_choice
+from .why import (
+    attribute_choice,
+    attribution_shown,
+    build_why_panel,
+    explain_curve,
+    explain_first,
+    explain_parts,
+    explain_probes,
+)
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
@@ -88,7 +98,10 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     scored = gr.State(None)  # the last scoring's prompt and responses, for the Why this score panel
     why = build_why_panel()
     probes = build_probes_panel()
-    results = [*ranking.outputs, panel, banner, scored, *why.outputs, *probes.outputs, *share.outputs]
+    pair = build_pair_panel()
+    whatif = build_whatif_panel()
+    results = [*ranking.outputs, panel, banner, scored, *why.outputs, *probes.outputs, *share.outputs,
+               *pair.outputs, *whatif.outputs]
     """Everything a scoring (or a cleared page) updates."""
 
     def add(n: int) -> dict:
@@ -104,7 +117,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def clear() -> dict:
         return {**inputs.showing(start, [], prompt=""), **ranking.emptied(), scored: None, **why.emptied(),
-                **probes.emptied(), **share.emptied()}
+                **probes.emptied(), **share.emptied(), **pair.emptied(), **whatif.emptied()}
 
     def load_example(ex: ExampleSet) -> dict:
         texts = ex.responses[:most]
@@ -114,13 +127,14 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
         result = rank(service, prompt_text, list(texts[:n]))
         labels = [f"#{r.rank} · {response_label(r.index)} ({r.score:+.3f})" for r in result.ranked]
         last = {"prompt": prompt_text, "responses": {label: r.response for label, r in zip(labels, result.ranked)},
-                "labels": labels,
+                "labels": labels, "indices": {label: r.index for label, r in zip(labels, result.ranked)},
                 **scored_comparison(prompt_text, list(texts[:n]), result.ranked, service.describe().model)}
         live = [(r.response, r.score) for r in result.ranked]
         card_rows = card_check(service.describe(), examples, prompt_text, live)
         return {**ranking.filled(result.ranked, settings.max_length, card_rows, examples),
                 panel: model_panel(service, result), banner: load_error_banner(service), scored: last,
-                **why.offered(labels), **probes.emptied(), **share.emptied()}
+                **why.offered(labels), **probes.emptied(), **share.emptied(), **pair.offered(labels),
+                **whatif.offered(labels, last)}
 
     def pick_row(last: dict | None, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -157,16 +171,45 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     def probe_picked(last: dict | None, label: str | None) -> dict:
         return explain_probes(service, why, probes, last, label)
 
-    def attribute_picked(last: dict | None, label: str | None):
-        return attribute_choice(service, last, label)
+    def attribute_picked(last: dict | None, label: str | None, unit: str) -> dict:
+        return attribute_choice(service, why, last, label, unit)
 
     picked = [scored, why.picker]
     why.picker.change(explain_picked, picked, [*why.explained, *probes.outputs], **on_the_model).success(
         explain_picked_parts, picked, [why.summary, why.sentences, why.effects, why.progress], **on_the_model).success(
         explain_picked_curve, picked, [why.prefixes, why.progress], **on_the_model).success(
         probe_picked, picked, [*probes.outputs, why.progress], **on_the_model)
-    why.attribute.click(attribute_picked, [scored, why.picker], [why.attribution, why.attribution_note],
+    why.attribute.click(attribute_picked, [scored, why.picker, why.attribution_unit], why.attributed,
                         api_visibility="private", concurrency_id="attribute", concurrency_limit=1)
+
+    def switch_unit(result: dict | None, unit: str) -> dict:
+        return attribution_shown(why, result, unit)
+
+    why.attribution_unit.change(switch_unit, [why.attribution_result, why.attribution_unit],
+                                [why.attribution, why.attribution_note], **page_only)
+    def compare_picked(last: dict | None, label_a: str | None, label_b: str | None) -> dict:
+        return contrast_choice(service, pair, last, label_a, label_b)
+
+    def flip_picked(last: dict | None, label_a: str | None, label_b: str | None, unit: str) -> dict:
+        return flip_choice(service, pair, last, label_a, label_b, unit)
+
+    def score_edit(last: dict | None, label: str | None, edited: str, kept: list | None) -> dict:
+        return whatif_choice(service, whatif, last, label, edited, kept)
+
+    def edit_picked(last: dict | None, label: str | None) -> dict:
+        return picked_original(whatif, last, label)
+
+    pair.run.click(compare_picked, [scored, pair.pick_a, pair.pick_b], pair.compared, api_visibility="private",
+                   concurrency_id="attribute", concurrency_limit=1)
+    def uncompare() -> dict:
+        return pair.uncompared()
+
+    for picker in (pair.pick_a, pair.pick_b):
+        picker.input(uncompare, None, pair.compared + pair.flipped, **page_only)
+    pair.flip_run.click(flip_picked, [scored, pair.pick_a, pair.pick_b, pair.flip_unit], pair.flipped,
+                        api_visibility="private", concurrency_id="explain", concurrency_limit=settings.concurrency)
+    whatif.pick.input(edit_picked, [scored, whatif.pick], [whatif.original, whatif.edit], **page_only)
+    whatif.run.click(score_edit, [scored, whatif.pick, whatif.edit, whatif.kept], whatif.answered, **on_the_model)
     share.button.click(share_token, scored, [share.token, share.link, share.note], **page_only).then(
         None, share.token, share.link, js=LINK_JS, **page_only)
 

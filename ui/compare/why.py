@@ -110,16 +110,35 @@ def token_note(explanation: dict, late_from: int) -> str:
     return text
 
 
-def attribution_views(result: dict) -> tuple[list[tuple[str, float]], str]:
+def word_view(words: list[dict]) -> list[tuple[str, float | None]]:
+    """The prompt's words, a separator, then the response's, each coloured by its value relative to the strongest
+    word; a word the model did not read is left plain."""
+    scaled = iter(_scaled([w["value"] for w in words]))
+    view: list[tuple[str, float | None]] = []
+    for i, w in enumerate(words):
+        if i and w["part"] == "response" and words[i - 1]["part"] == "prompt":
+            view.append((" ‖ ", None))
+        value = next(scaled)
+        view.append((w["word"], value if w["read"] else None))
+    return view
+
+
+def attribution_views(result: dict, unit: str = "tokens") -> tuple[list[tuple[str, float]], str]:
+    """The token detail as highlighted text, by word or by token, with its note."""
     tokens = result["tokens"]
-    view = list(zip((_token_text(t["token"], i == 0) for i, t in enumerate(tokens)),
-                    _scaled([t["value"] for t in tokens])))
+    if unit == "words" and result.get("words") is not None:
+        view = word_view(result["words"])
+    else:
+        view = list(zip((_token_text(t["token"], i == 0) for i, t in enumerate(tokens)),
+                        _scaled([t["value"] for t in tokens])))
     gap = result["completeness_gap"]
     spread = abs(result["score"] - result["baseline_score"])
     tried = result["steps_tried"]
     chosen = ("" if len(tried) < 2 else
               f" (tried {', '.join(map(str, tried[:-1]))} first: the gap was still over {ATTRIBUTION_GAP_TARGET:.0%})")
-    note = (f"{TOKEN_DETAIL} Reward {result['score']:+.3f}, baseline {result['baseline_score']:+.3f}; the "
+    by_word = (" Shown by word: each word's value is the sum of its WordPiece pieces' (‖ parts the prompt from the "
+               "response)." if unit == "words" and result.get("words") is not None else "")
+    note = (f"{TOKEN_DETAIL}{by_word} Reward {result['score']:+.3f}, baseline {result['baseline_score']:+.3f}; the "
             f"attributions add up to {sum(t['value'] for t in tokens):+.3f}, off by {gap:.3f}"
             + (f" ({gap / spread:.1%} of the difference)" if spread else "") + f" after {result['steps']} steps"
             + chosen + ".")
@@ -145,6 +164,8 @@ class WhyPanel:
     attribute: gr.Button
     attribution: gr.HighlightedText
     attribution_note: gr.Markdown
+    attribution_unit: gr.Radio
+    attribution_result: gr.State
 
     @property
     def outputs(self) -> list:
@@ -155,7 +176,12 @@ class WhyPanel:
     def explained(self) -> list:
         """What a new explanation fills (and the token detail it clears)."""
         return [self.hint, self.detail, self.progress, self.summary, self.sentences, self.effects, self.prefixes,
-                self.tokens, self.token_note, self.attribute, self.attribution, self.attribution_note]
+                self.tokens, self.token_note, self.attribute, *self.attributed]
+
+    @property
+    def attributed(self) -> list:
+        """What the token detail fills."""
+        return [self.attribution, self.attribution_note, self.attribution_unit, self.attribution_result]
 
     def offered(self, labels: list[str]) -> dict:
         """The panel after a scoring: its responses offered in the picker, nothing explained yet."""
@@ -174,7 +200,8 @@ class WhyPanel:
         return {self.hint: gr.update(visible=True), self.detail: gr.update(visible=True), self.progress: hidden,
                 self.summary: "", self.sentences: hidden, self.effects: hidden, self.prefixes: hidden,
                 self.tokens: hidden, self.token_note: "", self.attribute: gr.update(visible=False),
-                self.attribution: hidden, self.attribution_note: ""}
+                self.attribution: hidden, self.attribution_note: "", self.attribution_unit: gr.update(visible=False),
+                self.attribution_result: None}
 
 
 def build_why_panel() -> WhyPanel:
@@ -205,11 +232,13 @@ def build_why_panel() -> WhyPanel:
             token_note = gr.Markdown(elem_id="why-token-note")
             attribute = gr.Button("Token detail (integrated gradients)", size="sm", visible=False,
                                   elem_id="why-attribute-btn")
+            attribution_unit = gr.Radio(["words", "tokens"], value="words", label="Show the detail by",
+                                        visible=False, elem_id="why-attribution-unit")
             attribution = gr.HighlightedText(label="Token detail", show_legend=True, show_inline_category=False,
                                              visible=False, elem_id="why-attribution")
             attribution_note = gr.Markdown(elem_id="why-attribution-note")
     return WhyPanel(panel, picker, hint, detail, progress, summary, sentences, effects, prefixes, tokens, token_note,
-                    attribute, attribution, attribution_note)
+                    attribute, attribution, attribution_note, attribution_unit, gr.State(None))
 
 
 def _picked(scored: dict | None, label: str | None) -> tuple[str, str] | None:
@@ -281,13 +310,23 @@ def explain_probes(service: RewardService, why: WhyPanel, probes: ProbesPanel, s
     return {**probe_choice(service, probes, scored, label), why.progress: gr.update(value="", visible=False)}
 
 
-def attribute_choice(service: RewardService, scored: dict | None, label: str | None) -> list:
+def attribute_choice(service: RewardService, why: WhyPanel, scored: dict | None, label: str | None,
+                     unit: str) -> dict:
+    """The token detail of the chosen response, shown by ``unit`` (words or tokens), with the switch shown."""
     if not scored or not label or label not in scored["responses"]:
         raise gr.Error("Score some responses and choose one to explain first.", print_exception=False)
     with problems_as_messages("Attributing", "Try a shorter response"):
         result = service.attribute(scored["prompt"], scored["responses"][label]).as_dict()
-    view, note = attribution_views(result)
-    return [gr.update(value=view, visible=True), note]
+    return {**attribution_shown(why, result, unit), why.attribution_unit: gr.update(visible=True),
+            why.attribution_result: result}
+
+
+def attribution_shown(why: WhyPanel, result: dict | None, unit: str) -> dict:
+    """The token detail drawn from an attribution already made, by words or by tokens (no model work)."""
+    if result is None:
+        return gr.skip()
+    view, note = attribution_views(result, unit)
+    return {why.attribution: gr.update(value=view, visible=True), why.attribution_note: note}
 
 
 def refuse_pair(service: RewardService, prompt, response, *steps) -> list[dict]:
