@@ -249,8 +249,8 @@ def add_pair_api(demo: gr.Blocks, service: RewardService) -> None:
 
         Args:
             prompt: The question or instruction both responses answer.
-            response_a: Response A.
-            response_b: Response B.
+            response_a: The first response to compare (A).
+            response_b: The second response to compare (B).
         """
         with problems_as_messages("Comparing", "Try shorter responses"):
             return service.contrast(prompt, response_a, response_b).as_dict()
