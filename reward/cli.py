@@ -1,7 +1,7 @@
 """The command line: score a file of (prompt, response) rows, or evaluate the model on preference pairs.
 
     python -m reward score pairs.csv -o pairs.scored.csv [--prompt-column q --response-column a]
-    python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv]
+    python -m reward evaluate prefs.jsonl [--json] [-o per_pair.csv] [--labels labels.csv]
     python -m reward explain --prompt TEXT --response TEXT [--json] [--attribute]
     python -m reward score big.parquet -o big.scored.parquet --engine ray --address auto --gpus-per-worker 1
 
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
                           help=f"bootstrap resamples (default {BOOTSTRAP_RESAMPLES})")
     evaluate.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default {BOOTSTRAP_SEED})")
+    evaluate.add_argument("--labels", metavar="LABELS", default=None, help="a labels file (CSV or JSONL) of these "
+                          "pairs: also report the accuracy without the pairs labelled \"label wrong\"")
     _add_common(evaluate)
 
     add_explain_parser(commands)
@@ -261,26 +263,30 @@ def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from reward.insight.trust import trust_lines
     from reward.jobs.evaluate import evaluate_file, worst_pairs
+    from reward.jobs.labels import read_labels
     from reward.jobs.pairs import LAYOUT_NAMES
 
     if args.resamples < 1:
         raise FileProblem(f"--resamples {args.resamples}: give at least 1 ({BOOTSTRAP_RESAMPLES} is usual).")
+    labels = read_labels(args.labels, max_rows=args.max_rows) if args.labels else None  # checked before any scoring
     with _scoring_job(args, settings, "pair", err) as (model, progress), _kept_anyway() as kept:
         kept.result = evaluate_file(model, args.input, args.output, prompt_column=args.prompt_column,
                                     chosen_column=args.chosen_column, rejected_column=args.rejected_column,
                                     progress=progress, resamples=args.resamples, seed=args.seed,
                                     chunk_rows=rows_at_once(args), max_rows=args.max_rows,
-                                    max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas)
+                                    max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas,
+                                    check_pairs=labels.check if labels else None)
     evaluation = kept.result
+    tally = labels.summarize(evaluation.results) if labels else None
     destination = kept.rescued.rescue if kept.rescued else args.output
     s = evaluation.summary
     worst = worst_pairs(evaluation.results, max(args.worst, 0))
     if args.json:
         data = s.as_dict()
         data.update(input=str(args.input), model=settings.model, max_length=settings.max_length,
-                    output=str(destination) if destination else None,
+                    output=str(destination) if destination else None, labels=tally.as_dict() if tally else None,
                     worst=[{"row": int(r.row), "margin": float(r.margin)} for r in worst.itertuples()])
-        print(json.dumps(data, allow_nan=False, default=_none_for_nan), file=out)
+        print(json.dumps(data, allow_nan=False, default=lambda _: None), file=out)
         return kept.finish()
     print(f"accuracy {s.accuracy:.2%} ({s.correct:,} of {s.n:,} pairs: chosen scored strictly above rejected), "
           f"95% CI {s.ci_low:.2%} to {s.ci_high:.2%} (bootstrap, {s.resamples:,} resamples); ties {s.ties:,}; "
@@ -288,7 +294,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
           f"truncated at {settings.max_length} tokens{empty_note(s.empty, 'pairs')}; read as {LAYOUT_NAMES[s.layout]}"
           + (f"; wrote {_shown(str(destination))}" if destination else ""), file=out)
-    for line in trust_lines(s):
+    for line in [*trust_lines(s), *([tally.line()] if tally else [])]:
         print(line, file=out)
     if len(worst):
         print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)
@@ -298,8 +304,6 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     return kept.finish()
 
 
-def _none_for_nan(value: object) -> object:
-    return None
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from reward.insight.conversation import check_chat, inspect_conversation
 from reward.insight.ranking import RankedResponse, rank_responses
 from reward.model.batching import RequestBatcher
 from reward.model.precision import precision_note
@@ -82,7 +83,38 @@ class RewardService:
             InvalidRequest: the input breaks a documented limit (checked before loading).
             ModelLoadError: the model cannot be loaded.
         """
-        request = self.check(prompt, responses)
+        return self._rank(self.check(prompt, responses))
+
+    def check_chat(self, messages: object, responses: object) -> ScoringRequest:
+        """Validate a conversation and its responses (see :func:`reward.insight.conversation.check_chat`): the
+        request's ``prompt`` is the flattened conversation, under the limits of any prompt.
+
+        Raises:
+            InvalidRequest: the input breaks a rule (field ``"messages"`` for the conversation).
+        """
+        return check_chat(messages, responses, self.settings)
+
+    def rank_chat(self, messages: object, responses: object) -> RankingResult:
+        """Rank responses to the last (user) turn of a conversation: the conversation is flattened to one prompt and
+        ranked exactly as :meth:`rank` ranks it, through the same batcher, so the scores are those of ``/score``
+        on the flattened text.
+
+        Raises:
+            InvalidRequest: the input breaks a rule (checked before loading). ModelLoadError: no model.
+        """
+        return self._rank(self.check_chat(messages, responses))
+
+    def inspect_chat(self, messages: object, responses: object):
+        """The flattened conversation and, turn by turn, what the model reads of it beside each response (see
+        :func:`reward.insight.conversation.inspect_conversation`); limits as :meth:`rank_chat`.
+
+        Raises:
+            InvalidRequest: the input breaks a rule. ModelLoadError: no model.
+        """
+        self.check_chat(messages, responses)
+        return inspect_conversation(self.model(), messages, responses)
+
+    def _rank(self, request: ScoringRequest) -> RankingResult:
         self.model()
         assert self._batcher is not None
         start = time.perf_counter()

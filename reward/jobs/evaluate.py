@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -231,12 +232,15 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
                   prompt_column: str | None = None, chosen_column: str = "chosen", rejected_column: str = "rejected",
                   name: str | None = None, progress: ProgressCallback | None = None, resamples: int = RESAMPLES,
                   seed: int = SEED, chunk_rows: int = CHUNK_ROWS, max_bytes: int = MAX_FILE_BYTES,
-                  max_rows: int = MAX_ROWS, neutralize_formulas: bool = False) -> Evaluation:
+                  max_rows: int = MAX_ROWS, neutralize_formulas: bool = False,
+                  check_pairs: Callable[[PairSet], object] | None = None) -> Evaluation:
     """Read a pair file, evaluate the model on it, and write the per-pair results to ``output`` if given:
     the one pipeline of the Evaluate tab, the command line and the tests.
 
     The output and the whole input are checked before the model is loaded
-    (``model`` may be a function that loads it), so a bad file fails at once.
+    (``model`` may be a function that loads it), so a bad file fails at once; so is
+    anything ``check_pairs`` (called with the pairs read) refuses, such as labels
+    made for another file (:meth:`reward.jobs.labels.LabelsFile.check`).
 
     Raises:
         FileProblem: the file (or ``output``) cannot be used; nothing was scored.
@@ -250,6 +254,8 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
         output = check_output_path(output, source)
     pairs = read_pairs(source, prompt_column=prompt_column, chosen_column=chosen_column,
                        rejected_column=rejected_column, name=name, max_bytes=max_bytes, max_rows=max_rows)
+    if check_pairs is not None:
+        check_pairs(pairs)
     loaded = resolve_model(model)
     try:
         evaluation = evaluate_pairs(loaded, pairs, progress=progress, resamples=resamples, seed=seed,

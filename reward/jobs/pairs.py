@@ -10,7 +10,8 @@ Layouts read (detected from the columns):
   (an empty last turn is scored as an empty response);
 * ``chosen`` and ``rejected`` as lists of chat messages (``{"role", "content"}``,
   as in UltraFeedback-style data): the responses are the last assistant messages;
-  the prompt is the ``prompt`` column if there is one, else the messages both share.
+  the prompt is the ``prompt`` column if there is one, else the messages both share, flattened as a
+  conversation typed on Compare is (:func:`reward.insight.conversation.flatten_conversation`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reward.config import MAX_FILE_BYTES, MAX_ROWS
+from reward.insight.conversation import flatten_conversation
 from reward.tables.columns import check_text_columns, is_not_text
 from reward.tables.formats import FileProblem, columns_text, rows_text
 from reward.tables.reading import read_table
@@ -92,15 +94,6 @@ def _messages(value: object) -> list[dict] | None:
 
 def _is_text_message(message: dict) -> bool:
     return isinstance(message["role"], str) and isinstance(message["content"], str)
-
-
-def _render_messages(messages: Sequence[dict]) -> str:
-    """Shared chat history as one prompt: a lone user message as itself, longer ones HH-style."""
-    if len(messages) == 1 and messages[0]["role"] == "user":
-        return messages[0]["content"].strip()
-    names = {"user": "Human", "assistant": "Assistant", "system": "System"}
-    return "\n\n".join(f"{names.get(m['role'], m['role'].capitalize())}: {m['content'].strip()}"
-                       for m in messages)
 
 
 def _last_assistant(messages: Sequence[dict]) -> tuple[int, str] | None:
@@ -200,7 +193,7 @@ def _prepare_messages(df: pd.DataFrame, prompt_column: str | None, chosen_column
             if history != rm[:last_r[0]] or not history:
                 unshared.append(row)
                 continue
-            prompts.append(_render_messages(history))
+            prompts.append(flatten_conversation(history))  # as a chat prompt is flattened
     if not_text:
         raise FileProblem(f"{name}: in {rows_text(not_text)} a chat message's \"role\" or \"content\" in the "
                           f"{chosen_column!r} or {rejected_column!r} cell is not text (null, a number, a list or an "
