@@ -29,7 +29,8 @@ LAYERS = {
     "reward.jobs": {"reward.config", "reward.model", "reward.tables", "reward.insight"},
     "reward.service": {"reward.config", "reward.model", "reward.tables", "reward.insight"},
     "reward.lineup": {"reward.config", "reward.model", "reward.insight", "reward.service"},
-    "reward.cli": {"reward.config", "reward.model", "reward.tables", "reward.insight", "reward.jobs"},
+    "reward.cli_texts": {"reward.config", "reward.model", "reward.tables", "reward.insight"},
+    "reward.cli": {"reward.config", "reward.model", "reward.tables", "reward.insight", "reward.jobs", "reward.cli_texts"},
     "reward.__main__": {"reward.cli"},
     "reward": {"reward.config", "reward.model", "reward.insight", "reward.service"},
 }
