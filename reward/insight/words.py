@@ -9,8 +9,8 @@ whitespace is in the first word's), and ``"".join(text[w.start:w.end] for w in w
 point where truncation stopped the model are listed too, unread, with value 0; special tokens ([CLS], [SEP]) are no
 one's words and keep their value out (it is 0 for integrated gradients, whose baseline keeps them).
 
-``word_diff(a, b)`` aligns two texts by words, spaces and punctuation marks (difflib's longest matching blocks):
-each step is ``{op, a, b}`` with ``op`` one of equal, insert, delete, replace, and the steps' ``a`` pieces joined
+``word_diff(a, b)`` aligns two texts by words, spaces and punctuation marks (difflib's longest matching blocks;
+two changes with only spaces in common between them are one change): each step is ``{op, a, b}`` with ``op`` one of equal, insert, delete, replace, and the steps' ``a`` pieces joined
 give ``a`` exactly, their ``b`` pieces ``b``.
 """
 
@@ -107,7 +107,15 @@ def word_diff(a: str, b: str) -> list[dict]:
     left, right = _PIECES.findall(a), _PIECES.findall(b)
     steps: list[dict] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right, autojunk=False).get_opcodes():
-        steps.append({"op": tag, "a": "".join(left[i1:i2]), "b": "".join(right[j1:j2])})
+        step = {"op": tag, "a": "".join(left[i1:i2]), "b": "".join(right[j1:j2])}
+        # A change, a run of spaces in common, and another change read as one change ("Who cares" / "The field"
+        # rather than Who/The, cares/field): the spaces go to both sides of it.
+        if tag != "equal" and len(steps) >= 2 and steps[-1]["op"] == "equal" and not steps[-1]["a"].strip() \
+                and steps[-2]["op"] != "equal":
+            space, before = steps.pop(), steps.pop()
+            step = {"a": before["a"] + space["a"] + step["a"], "b": before["b"] + space["b"] + step["b"]}
+            step = {"op": "replace" if step["a"] and step["b"] else "delete" if step["a"] else "insert", **step}
+        steps.append(step)
     return steps
 
 

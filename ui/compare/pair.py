@@ -49,6 +49,7 @@ def strongest(words: list[dict], n: int = 3) -> str:
 def contrast_summary(label_a: str, label_b: str, result: dict) -> str:
     """What the pair view says in words: scores, margin, chance, and the words that push most."""
     a, b, margin = result["score_a"], result["score_b"], result["margin"]
+    label_a, label_b = (label.split(" (")[0] for label in (label_a, label_b))  # the score is said below
     verdict = ("The model prefers **A**" if margin > 0 else "The model prefers **B**" if margin < 0 else
                "The model has **no preference**")
     prompt_a = sum(w["value"] for w in result["words_a"] if w["part"] == "prompt")

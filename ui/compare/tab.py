@@ -199,7 +199,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     def edit_picked(last: dict | None, label: str | None) -> dict:
         return picked_original(whatif, last, label)
 
-    pair.run.click(compare_picked, [scored, pair.pick_a, pair.pick_b], pair.compared, api_visibility="private",
+    pair.run.click(compare_picked, [scored, pair.pick_a, pair.pick_b], pair.compared + pair.flipped,
+                   api_visibility="private",
                    concurrency_id="attribute", concurrency_limit=1)
     def uncompare() -> dict:
         return pair.uncompared()
