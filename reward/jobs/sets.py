@@ -91,7 +91,7 @@ def _kind(value: object) -> str:
     if is_not_text(value):
         return "a list"
     if is_missing(value):
-        return "no value (null)"
+        return "null (no value)"
     if isinstance(value, (int, float)) or type(value).__module__ == "numpy":
         return "a number"
     return f"a {type(value).__name__}"
@@ -117,18 +117,20 @@ def _answer_lists(column: pd.Series, col: str, side: str, name: str) -> list[lis
             first_item = first_item or (bad, _kind(items[bad - 1]))
         lists.append(items)
     if not_list:
-        first = column.iloc[not_list[0] - 1]
+        first = _kind(column.iloc[not_list[0] - 1])
+        which = f", which holds {first}" if len(not_list) == 1 else f" (row {not_list[0]:,} holds {first})"
         raise FileProblem(f"{name}: column {col!r} holds lists of {side} answers (a best-of-N file), but not in "
-                          f"{rows_text(not_list)} (row {not_list[0]:,} holds {_kind(first)}). Give every row a list of "
-                          "answers ([\"...\"] for one), or delete those rows; nothing was scored.")
+                          f"{rows_text(not_list)}{which}. Give every row a list of answers ([\"...\"] for one), or "
+                          "delete those rows; nothing was scored.")
     if empty:
         raise FileProblem(f"{name}: column {col!r} holds an empty list in {rows_text(empty)}: a set needs at least "
                           f"one {side} answer. Add the answers, or delete those rows; nothing was scored.")
     if not_text:
         item, kind = first_item
+        which = "" if len(not_text) == 1 else f"row {not_text[0]:,}'s "
         raise FileProblem(f"{name}: column {col!r} holds a list with an answer that is not text in "
-                          f"{rows_text(not_text)} (row {not_text[0]:,}, item {item}: {kind}). Give every answer as "
-                          "text (\"\" for an empty one), or delete those rows; nothing was scored.")
+                          f"{rows_text(not_text)} ({which}item {item} is {kind}). Give every answer as text (\"\" for "
+                          "an empty one), or delete those rows; nothing was scored.")
     return lists
 
 
