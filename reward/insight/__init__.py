@@ -1,6 +1,6 @@
 """What the model's verdicts mean: the ranking and the chance one response is preferred over another, why a response
 scores as it does (sentence effects, prefixes, integrated gradients), probes of edits a sound judge would ignore,
-and how far to trust the scores (length baseline, calibration).
+and how far to trust the scores (length baseline, calibration, accuracy by slice).
 
 Imports :mod:`reward.model` and :mod:`reward.tables` (for text shown in tables), never :mod:`reward.jobs`.
 """
