@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--prompt-column", default=None,
                           help="the column of prompts (default: prompt, else taken from the dialogues)")
     evaluate.add_argument("--chosen-column", default="chosen", help="the column of preferred responses")
-    evaluate.add_argument("--rejected-column", default="rejected", help="the column of rejected responses")
+    evaluate.add_argument("--rejected-column", default="rejected", help="the rejected responses (or lists of them)")
+    evaluate.add_argument("--slice-column", metavar="COL", help="also report the figures by the values of this column")
     evaluate.add_argument("--worst", type=int, default=WORST_PAIRS_PRINTED, metavar="K",
                           help=f"show the K worst-judged pairs (0: none; default {WORST_PAIRS_PRINTED})")
     evaluate.add_argument("--resamples", type=int, default=BOOTSTRAP_RESAMPLES,
@@ -128,10 +129,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     add_settings_arguments(parser)
 
 
-TEXT_FLAGS = {"prompt": "--prompt", "response": "--response", "prompt_column": "--prompt-column",
-              "response_column": "--response-column", "chosen_column": "--chosen-column",
-              "rejected_column": "--rejected-column", "address": "--address", "revision": "--revision",
-              **PAIR_TEXT_FLAGS}
+TEXT_FLAGS = {name: "--" + name.replace("_", "-") for name in ("prompt", "response", "prompt_column", "response_column",
+              "chosen_column", "rejected_column", "slice_column", "address", "revision")} | PAIR_TEXT_FLAGS
 """Flags whose value is text (not a path): it must be UTF-8."""
 
 
@@ -261,6 +260,7 @@ def run_score(args: argparse.Namespace, settings: Settings, out: TextIO, err: Te
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from reward.insight.slices import breakdown_lines
     from reward.insight.trust import trust_lines
     from reward.jobs.evaluate import evaluate_file, worst_pairs
     from reward.jobs.labels import read_labels
@@ -272,8 +272,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     with _scoring_job(args, settings, "pair", err) as (model, progress), _kept_anyway() as kept:
         kept.result = evaluate_file(model, args.input, args.output, prompt_column=args.prompt_column,
                                     chosen_column=args.chosen_column, rejected_column=args.rejected_column,
-                                    progress=progress, resamples=args.resamples, seed=args.seed,
-                                    chunk_rows=rows_at_once(args), max_rows=args.max_rows,
+                                    slice_column=args.slice_column, progress=progress, resamples=args.resamples,
+                                    seed=args.seed, chunk_rows=rows_at_once(args), max_rows=args.max_rows,
                                     max_bytes=int(args.max_mb * MIB), neutralize_formulas=args.neutralize_formulas,
                                     check_pairs=labels.check if labels else None)
     evaluation = kept.result
@@ -294,7 +294,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings, out: TextIO, err:
     print(f"scored {s.n:,} pairs in {s.seconds:.1f} s ({s.pairs_per_second:.1f} pairs/s); {s.truncated:,} pairs "
           f"truncated at {settings.max_length} tokens{empty_note(s.empty, 'pairs')}; read as {LAYOUT_NAMES[s.layout]}"
           + (f"; wrote {_shown(str(destination))}" if destination else ""), file=out)
-    for line in [*trust_lines(s), *([tally.line()] if tally else [])]:
+    for line in [*trust_lines(s), *breakdown_lines(s), *([tally.line()] if tally else [])]:
         print(line, file=out)
     if len(worst):
         print("worst-judged pairs (margin = score of chosen - score of rejected):", file=out)

@@ -24,6 +24,10 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_PAIRS = ASSETS / "sample_pairs.jsonl"
 """Clear-cut pairs written for this project: a one-click try of the Evaluate tab."""
+SAMPLE_SLICED_PAIRS = ASSETS / "sample_pairs_sliced.jsonl"
+"""Pairs written for this project with a ``category`` column (one pair has none): a try of Evaluate by slice."""
+SAMPLE_BEST_OF_N = ASSETS / "sample_best_of_n.jsonl"
+"""Best-of-N sets written for this project (one chosen answer, three rejected, a ``subset`` column)."""
 
 # -- Fixed numbers: the tuning that is not a setting, in one place ------------------------------
 
@@ -62,6 +66,8 @@ RETRY_LOAD_AFTER_S = 60.0
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 """The evaluation's 95% interval: resamples and seed (same seed, same interval)."""
+MISSING_SLICE = "(missing)"
+"""The name of the slice of rows whose slice column has no value (null, NaN, no such key, or empty text)."""
 ATTRIBUTION_STEPS = 32
 """Integrated-gradient steps of the Why this score panel's token detail (and ``/attribute``'s default)."""
 MAX_ATTRIBUTION_STEPS = 256

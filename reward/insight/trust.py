@@ -247,7 +247,7 @@ def trust_lines(summary) -> list[str]:
               f"({_pairs(summary.n_chosen_longer)}), when chosen is shorter "
               f"{percent(summary.accuracy_chosen_shorter)} ({_pairs(summary.n_chosen_shorter)}); "
               f"{equal:,} of equal length in neither")
-    calibration = (f"score-length Spearman {figure(rho, '+.3f')} over {2 * summary.n:,} "
+    calibration = (f"score-length Spearman {figure(rho, '+.3f')} over {summary.responses or 2 * summary.n:,} "
                    f"responses; calibration error (ECE, {CALIBRATION_BINS} bins of sigmoid(|margin|)) "
                    f"{figure(error, '.3f')}")
     return [length, calibration]

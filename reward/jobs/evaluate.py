@@ -8,6 +8,14 @@ A pair is *correct* when the chosen response scores strictly above the rejected
 one; a *tie* is exactly equal scores (identical texts always tie: each distinct
 text is scored once). The 95% interval is a percentile bootstrap of the accuracy.
 Beside it, the summary carries :mod:`reward.insight.trust`'s length-bias and calibration figures.
+
+A file whose rejected column holds lists of answers is read as best-of-N sets (:mod:`reward.jobs.sets`): then the
+pair figures (``n``, ``accuracy``, ``ties``, the interval, the margins, length and calibration) are over every
+(chosen, rejected) pair of every set, ``score_length_spearman`` over every answer once, and the ``sets`` and
+``best_of_n_*`` fields say how many sets had their chosen answer above all the rejected ones. The bootstrap over the
+pairs treats them as independent, which the pairs of one set are not: ``best_of_n_ci_*``, over sets, is the honest
+interval there. With a slice column, ``slices`` gives the figures per slice (:mod:`reward.insight.slices`): per pair
+for a pair file, per set for a best-of-N file.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reward.config import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CHUNK_ROWS, MAX_FILE_BYTES, MAX_ROWS
-from reward.insight.trust import pair_figures
+from reward.insight.slices import bootstrap_accuracy_interval, slice_names, slice_records
+from reward.insight.trust import pair_figures, score_length_spearman
+from reward.tables.columns import missing_columns_message
+from reward.tables.formats import FileProblem, columns_text
 from reward.tables.outputs import ResultRescued, check_output_path, save_or_rescue
+from reward.tables.reading import read_table
 
-from .pairs import PairSet, prepare_pairs, read_pairs
+from .pairs import PairSet, prepare_pairs
 from .scoring import (
     ModelSource,
     ProgressCallback,
@@ -32,9 +44,9 @@ from .scoring import (
     resolve_model,
     stopped,
 )
+from .sets import BestOfNSets, expanded_pairs, holds_answer_lists, prepare_sets, score_sets, set_figures, set_table
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from reward.model.reward_model import RewardModel
@@ -82,6 +94,21 @@ class EvaluationSummary:
     """Expected calibration error of sigmoid(|margin|) against accuracy, 10 bins over [0.5, 1]."""
     reliability: list[dict] = field(default_factory=list)
     """The calibration bins: ``bin_low``, ``bin_high``, ``count``, ``mean_confidence``, ``accuracy``."""
+    responses: int = 0
+    """Responses scored and correlated with length: 2n for pairs; for sets, every answer of every set once."""
+    pairwise_accuracy: float | None = None
+    """Share of all (chosen, rejected) pairs won: ``accuracy`` again, under the name best-of-N reports use."""
+    sets: int | None = None
+    """Best-of-N files: the number of sets (None for a pair file, as are the ``best_of_n_*`` fields)."""
+    best_of_n_accuracy: float | None = None
+    """Share of sets whose chosen answer(s) scored strictly above every rejected one."""
+    best_of_n_ci_low: float | None = None
+    best_of_n_ci_high: float | None = None
+    """The 95% percentile-bootstrap interval of ``best_of_n_accuracy``, resampling sets."""
+    slice_column: str | None = None
+    slices: list[dict] | None = None
+    """With a slice column: one record per slice, largest first (keys :data:`~reward.insight.slices.SLICE_KEYS`;
+    per pair for a pair file, per set for a best-of-N file); None without one."""
 
     @property
     def pairs_per_second(self) -> float:
@@ -97,36 +124,24 @@ class EvaluationSummary:
 @dataclass(frozen=True)
 class Evaluation:
     results: pd.DataFrame
-    """One row per pair, in file order, with :data:`RESULT_COLUMNS`."""
+    """One row per pair, in file order, with :data:`RESULT_COLUMNS` (then the slice column, when there is one); for
+    best-of-N sets every (chosen, rejected) pair of every set, ``row`` the set's."""
     summary: EvaluationSummary
+    set_results: pd.DataFrame | None = None
+    """Best-of-N files: one row per set, every input column exactly, then :data:`~reward.jobs.sets.SET_COLUMNS`."""
+
+    @property
+    def written(self) -> pd.DataFrame:
+        """What the output file holds: ``set_results`` for sets, else ``results``."""
+        return self.results if self.set_results is None else self.set_results
 
 
 # -- scoring and the verdict ---------------------------------------------------------------------
 
 
-def bootstrap_accuracy_interval(correct: np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED,
-                                level: float = 0.95) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of 0/1 outcomes.
-
-    Resampling n outcomes with replacement and counting the correct ones is
-    exactly a Binomial(n, accuracy) draw, so each resample costs one draw instead
-    of n, and memory stays flat for any n.
-    """
-    import numpy as np
-
-    n = len(correct)
-    if n == 0:
-        return float("nan"), float("nan")
-    accuracy = float(np.mean(correct))
-    rng = np.random.default_rng(seed)
-    means = rng.binomial(n, accuracy, size=resamples) / n
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progress: ProgressCallback | None = None,
-                   resamples: int = RESAMPLES, seed: int = SEED, chunk_rows: int = CHUNK_ROWS) -> Evaluation:
+                   resamples: int = RESAMPLES, seed: int = SEED, chunk_rows: int = CHUNK_ROWS,
+                   slices: pd.Series | None = None) -> Evaluation:
     """Score both sides of every pair and judge the model.
 
     Pairs are scored in file order, ``chunk_rows // 2`` pairs at a time (both sides
@@ -140,6 +155,8 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
         progress: called as ``progress(pairs_done, pairs_total)``.
         resamples, seed: for the bootstrap interval (same seed, same interval).
         chunk_rows: texts scored together (two per pair).
+        slices: one value per pair, a column named by its name (``df["category"]``): the results get that column,
+            values unchanged, and the summary the figures per slice.
 
     Returns:
         An :class:`Evaluation` with per-pair results and the summary.
@@ -154,6 +171,8 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
         pairs = prepare_pairs(pairs)
     frame = pairs.frame
     n = len(frame)
+    if slices is not None and len(slices) != n:
+        raise ValueError(f"{len(slices)} slice values for {n} pairs: give one per pair.")
     prompts, chosen, rejected = frame["prompt"].tolist(), frame["chosen"].tolist(), frame["rejected"].tolist()
     score_c = np.full(n, np.nan)
     score_r = np.full(n, np.nan)
@@ -184,27 +203,78 @@ def evaluate_pairs(model: RewardModel, pairs: PairSet | pd.DataFrame, *, progres
             done = stop
     except BaseException as err:
         results = _results_frame(frame.iloc[:done], score_c[:done], score_r[:done], tokens_c[:done],
-                                 tokens_r[:done], cut[:done])
+                                 tokens_r[:done], cut[:done], slices)
         raise stopped(err, done, n, "pairs", results, None) from err
     seconds = time.perf_counter() - start_time
-    results = _results_frame(frame, score_c, score_r, tokens_c, tokens_r, cut)
-    margin = results["margin"].to_numpy()
+    results = _results_frame(frame, score_c, score_r, tokens_c, tokens_r, cut, slices)
+    extra = {}
+    if slices is not None:
+        extra["slices"] = slice_records(slice_names(slices.tolist()), results["correct"].tolist(),
+                                        results["margin"].tolist(), [len(c) > len(r) for c, r in zip(chosen, rejected)],
+                                        resamples=resamples, seed=seed)
+    return Evaluation(results, _summary(results, seconds, resamples, seed, pairs.layout, slices, **extra))
+
+
+def _summary(results: pd.DataFrame, seconds: float, resamples: int, seed: int, layout: str,
+             by: pd.Series | None, **extra) -> EvaluationSummary:
+    """The pair figures of finished results; ``extra`` adds (or replaces) fields."""
+    import numpy as np
+
     correct = results["correct"].to_numpy()
+    chosen, rejected = results["chosen"].tolist(), results["rejected"].tolist()
     low, high = bootstrap_accuracy_interval(correct, resamples=resamples, seed=seed)
-    summary = EvaluationSummary(
-        n=n, correct=int(correct.sum()), accuracy=float(correct.mean()), ties=int(results["tie"].sum()),
-        ci_low=low, ci_high=high, mean_margin=float(np.mean(margin)), truncated=int(cut.sum()), seconds=seconds,
-        resamples=resamples, seed=seed, layout=pairs.layout,
-        empty=sum(1 for c, r in zip(chosen, rejected) if not c.strip() or not r.strip()),
-        **pair_figures(score_c, score_r, chosen, rejected))
-    return Evaluation(results, summary)
+    accuracy = float(correct.mean())
+    fields = dict(n=len(results), correct=int(correct.sum()), accuracy=accuracy, ties=int(results["tie"].sum()),
+                  ci_low=low, ci_high=high, mean_margin=float(np.mean(results["margin"].to_numpy())),
+                  truncated=int(results["truncated"].sum()), seconds=seconds, resamples=resamples, seed=seed,
+                  layout=layout, empty=sum(1 for c, r in zip(chosen, rejected) if not c.strip() or not r.strip()),
+                  responses=2 * len(results), pairwise_accuracy=accuracy,
+                  slice_column=None if by is None else str(by.name),
+                  **pair_figures(results["score_chosen"].to_numpy(), results["score_rejected"].to_numpy(), chosen,
+                                 rejected))
+    return EvaluationSummary(**{**fields, **extra})
 
 
-def _results_frame(frame: pd.DataFrame, score_c, score_r, tokens_c, tokens_r, cut) -> pd.DataFrame:
+def evaluate_sets(model: RewardModel, sets: BestOfNSets, *, progress: ProgressCallback | None = None,
+                  resamples: int = RESAMPLES, seed: int = SEED, chunk_rows: int = CHUNK_ROWS,
+                  slices: pd.Series | None = None) -> Evaluation:
+    """Score every answer of every best-of-N set (from :func:`~reward.jobs.sets.prepare_sets`) and judge the model:
+    per set (``set_results``) and per (chosen, rejected) pair (``results``). Arguments as :func:`evaluate_pairs`'
+    (``progress`` counts sets).
+
+    Raises:
+        ScoringInterrupted: scoring stopped part-way; its ``partial`` holds the sets scored so far, as
+            ``set_results`` would.
+    """
+    import numpy as np
+    import pandas as pd
+
+    scored = score_sets(model, sets, progress=progress, chunk_rows=chunk_rows)
+    pairs = expanded_pairs(scored)
+    frame = pd.DataFrame({k: pairs[k] for k in ("row", "prompt", "chosen", "rejected")})
+    pair_slices = None if slices is None else slices.iloc[np.array(pairs["row"], dtype=np.int64) - 1]
+    results = _results_frame(frame, *(np.array(pairs[k]) for k in ("score_chosen", "score_rejected", "tokens_chosen",
+                                                                   "tokens_rejected", "truncated")), pair_slices)
+    per_set = set_figures(scored)
+    low, high = bootstrap_accuracy_interval(per_set["correct"], resamples=resamples, seed=seed)
+    extra = dict(sets=len(sets.prompts), best_of_n_accuracy=sum(per_set["correct"]) / len(sets.prompts),
+                 best_of_n_ci_low=low, best_of_n_ci_high=high, responses=len(per_set["answer_scores"]),
+                 score_length_spearman=score_length_spearman(per_set["answer_scores"], per_set["answer_lengths"]))
+    if slices is not None:
+        extra["slices"] = slice_records(slice_names(slices.tolist()), per_set["correct"], per_set["margin"],
+                                        per_set["longer"], pair_wins=per_set["pair_wins"],
+                                        pair_counts=per_set["pair_counts"], with_ece=False, resamples=resamples,
+                                        seed=seed)
+    summary = _summary(results, scored.seconds, resamples, seed, sets.layout, slices, **extra)
+    return Evaluation(results, summary, set_table(sets, scored.chosen, scored.rejected))
+
+
+def _results_frame(frame: pd.DataFrame, score_c, score_r, tokens_c, tokens_r, cut,
+                   slices: pd.Series | None = None) -> pd.DataFrame:
     import pandas as pd
 
     margin = score_c - score_r
-    return pd.DataFrame({
+    results = pd.DataFrame({
         "row": frame["row"].to_numpy(),
         "prompt": frame["prompt"].tolist(),
         "chosen": frame["chosen"].tolist(),
@@ -218,6 +288,9 @@ def _results_frame(frame: pd.DataFrame, score_c, score_r, tokens_c, tokens_r, cu
         "tokens_rejected": tokens_r,
         "truncated": cut,
     }, columns=RESULT_COLUMNS)
+    if slices is not None:  # the slice column as it came in (its type too), after the results' own
+        results[slices.name] = slices.iloc[:len(results)].reset_index(drop=True)
+    return results
 
 
 def worst_pairs(results: pd.DataFrame, k: int = 10) -> pd.DataFrame:
@@ -228,14 +301,37 @@ def worst_pairs(results: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     return results.sort_values("margin", kind="stable", na_position="first").head(k).reset_index(drop=True)
 
 
+def slice_values(df: pd.DataFrame, slice_column: str | None, name: str, *, sets: bool = False) -> pd.Series | None:
+    """The slice column of a table as read (None without one), checked before any scoring.
+
+    Raises:
+        FileProblem: no such column (the message lists those there are); or, for pairs, it has the name of a
+            column the per-pair results have (:data:`RESULT_COLUMNS`), which would hide it.
+    """
+    if slice_column is None:
+        return None
+    if slice_column not in df.columns:
+        raise FileProblem(missing_columns_message(df, [("slice", slice_column)], name))
+    if not sets and slice_column in RESULT_COLUMNS:
+        raise FileProblem(f"{name}: the slice column {slice_column!r} has the name of a column of the per-pair "
+                          f"results ({columns_text(RESULT_COLUMNS)}), which would hide it. Slice by another column, "
+                          "or copy it under another name.")
+    return df[slice_column].copy()
+
+
 def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | None = None, *,
                   prompt_column: str | None = None, chosen_column: str = "chosen", rejected_column: str = "rejected",
-                  name: str | None = None, progress: ProgressCallback | None = None, resamples: int = RESAMPLES,
-                  seed: int = SEED, chunk_rows: int = CHUNK_ROWS, max_bytes: int = MAX_FILE_BYTES,
-                  max_rows: int = MAX_ROWS, neutralize_formulas: bool = False,
+                  slice_column: str | None = None, name: str | None = None, progress: ProgressCallback | None = None,
+                  resamples: int = RESAMPLES, seed: int = SEED, chunk_rows: int = CHUNK_ROWS,
+                  max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS, neutralize_formulas: bool = False,
                   check_pairs: Callable[[PairSet], object] | None = None) -> Evaluation:
-    """Read a pair file, evaluate the model on it, and write the per-pair results to ``output`` if given:
+    """Read a pair file (or best-of-N sets), evaluate the model on it, and write the results to ``output`` if given:
     the one pipeline of the Evaluate tab, the command line and the tests.
+
+    A file whose rejected column holds lists of answers is read as best-of-N sets (:mod:`reward.jobs.sets`); then
+    ``output`` gets one row per set (``Evaluation.set_results``: every input column exactly, and the scores), else
+    one row per pair (``Evaluation.results``). ``slice_column`` names a column to report by (``summary.slices``);
+    a pair output keeps it after its own columns, values unchanged.
 
     The output and the whole input are checked before the model is loaded
     (``model`` may be a function that loads it), so a bad file fails at once; so is
@@ -243,31 +339,42 @@ def evaluate_file(model: ModelSource, source: str | Path, output: str | Path | N
     made for another file (:meth:`reward.jobs.labels.LabelsFile.check`).
 
     Raises:
-        FileProblem: the file (or ``output``) cannot be used; nothing was scored.
+        FileProblem: the file (or ``output``, or the slice column) cannot be used; nothing was scored.
         ModelLoadError: the model cannot be loaded; nothing was scored.
-        ScoringInterrupted: scoring stopped part-way; the pairs scored so far were written to ``output``
+        ScoringInterrupted: scoring stopped part-way; the pairs (or sets) scored so far were written to ``output``
             (and are in its ``partial`` attribute).
         ResultRescued: every pair was scored but ``output`` could not be written; its ``result`` holds
-            the evaluation, its ``rescue`` where the per-pair results went.
+            the evaluation, its ``rescue`` where the results went.
     """
     if output is not None:
         output = check_output_path(output, source)
-    pairs = read_pairs(source, prompt_column=prompt_column, chosen_column=chosen_column,
-                       rejected_column=rejected_column, name=name, max_bytes=max_bytes, max_rows=max_rows)
+    name = name or Path(source).name
+    df = read_table(source, name=name, max_bytes=max_bytes, max_rows=max_rows)
+    as_sets = rejected_column in df.columns and holds_answer_lists(df[rejected_column])
+    slices = slice_values(df, slice_column, name, sets=as_sets)
+    if as_sets:
+        items, unit, run = (prepare_sets(df, prompt_column=prompt_column, chosen_column=chosen_column,
+                                         rejected_column=rejected_column, name=name), "sets", evaluate_sets)
+    else:
+        items, unit, run = (prepare_pairs(df, prompt_column=prompt_column, chosen_column=chosen_column,
+                                          rejected_column=rejected_column, name=name), "pairs", evaluate_pairs)
     if check_pairs is not None:
-        check_pairs(pairs)
+        if as_sets:
+            raise FileProblem(f"{name} holds best-of-N sets; labels are made for pair files (one chosen and one "
+                              "rejected answer per row). Evaluate the sets without labels.")
+        check_pairs(items)
     loaded = resolve_model(model)
     try:
-        evaluation = evaluate_pairs(loaded, pairs, progress=progress, resamples=resamples, seed=seed,
-                                    chunk_rows=chunk_rows)
+        evaluation = run(loaded, items, progress=progress, resamples=resamples, seed=seed, chunk_rows=chunk_rows,
+                         slices=slices)
     except ScoringInterrupted as stop:
         if output is None or stop.cause is None:
             raise
-        raise stopped(stop.cause, stop.done, stop.total, "pairs", stop.partial, output,
+        raise stopped(stop.cause, stop.done, stop.total, unit, stop.partial, output,
                       neutralize_formulas=neutralize_formulas) from stop.cause
     if output is not None:
         try:
-            save_or_rescue(evaluation.results, output, neutralize_formulas=neutralize_formulas)
+            save_or_rescue(evaluation.written, output, neutralize_formulas=neutralize_formulas)
         except ResultRescued as kept:
             kept.result = evaluation
             raise

@@ -36,6 +36,7 @@ LAYOUT_NAMES = {
     "columns": "prompt, chosen and rejected columns",
     "dialogues": "HH-RLHF dialogues, split at the last shared \"Assistant:\" turn",
     "messages": "chat-message lists",
+    "best_of_n": "best-of-N sets: a chosen answer (or several) against a list of rejected ones",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -131,3 +132,38 @@ def suggest_columns(columns: Sequence[object]) -> tuple[str | None, str | None]:
 
     prompt = pick(PROMPT_NAMES, None)
     return prompt, pick(RESPONSE_NAMES, prompt)
+
+
+SLICE_NAMES = ("category", "subset", "source", "domain")
+"""Words that name a column of slices (groups of rows to report apart), in order of preference."""
+
+
+def _words(name: str) -> list[str]:
+    """A column name's words, lower-cased: split at anything but letters and digits, and where camelCase turns."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [w for w in re.split(r"[^0-9a-zA-Z]+", spaced.lower()) if w]
+
+
+def _names_word(name: str, word: str) -> bool:
+    forms = {word, word + "s", word[:-1] + "ies" if word.endswith("y") else word + "es"}
+    return any(w in forms for w in _words(name))
+
+
+def suggest_slice_column(columns: Sequence[object]) -> str | None:
+    """A column that likely holds slices (a category, subset, source or domain), for the slice picker's first
+    choice; None when none fits.
+
+    A name equal to one of :data:`SLICE_NAMES` (any case) is taken first, in that order; then a name that has one of
+    those words in it (``task_category``, ``dataSource``, ``Subsets``; not ``resource``), in the same order, the
+    first such column of the file.
+    """
+    names = [str(c) for c in columns]
+    for word in SLICE_NAMES:
+        for found in (word if word in names else None, next((n for n in names if n.lower() == word), None)):
+            if found is not None:
+                return found
+    for word in SLICE_NAMES:
+        found = next((n for n in names if _names_word(n, word)), None)
+        if found is not None:
+            return found
+    return None
