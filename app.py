@@ -31,9 +31,10 @@ from reward.model import zerogpu
 from reward.service import RewardService
 from ui import text
 from ui.body_limit import BodyLimit, request_body_limit
+from ui.compare.conversation import add_score_chat_api
 from ui.compare.examples import ExampleSet, load_example_sets
 from ui.compare.pair import add_pair_api
-from ui.compare.tab import add_score_api, build_compare_tab
+from ui.compare.tab import SCORING, add_score_api, build_compare_tab
 from ui.compare.whatif import add_whatif_api
 from ui.compare.why import add_explain_api
 from ui.files.batch import build_batch_tab
@@ -61,7 +62,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         banner, panel = header(service)
         with gr.Tabs():
             with gr.Tab("Compare", id="compare"):
-                open_shared_links = build_compare_tab(service, examples, banner, panel)
+                compare = build_compare_tab(service, examples, banner, panel)
             with gr.Tab("Score a file", id="batch"):
                 build_batch_tab(service)
             with gr.Tab("Evaluate", id="evaluate"):
@@ -74,11 +75,12 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         add_explain_api(demo, service)
         add_pair_api(demo, service)
         add_whatif_api(demo, service)
+        add_score_chat_api(demo, service, SCORING)
         if lineup is not None:
             add_models_api(demo, lineup)
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],
                   api_visibility="private")
-        open_shared_links(demo)
+        compare.open_links(demo)
     run_model_work_on_gpu(demo)
     return demo
 

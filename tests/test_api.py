@@ -50,7 +50,8 @@ def test_the_api_is_documented_with_typed_parameters(client):
         "prompt", "response", "steps"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/probe"]["parameters"]] == ["prompt", "response"]
     # UI-only events are not part of the public API; /score_models exists only with REWARD_COMPARE_MODELS.
-    assert set(info["named_endpoints"]) == {"/score", "/explain", "/attribute", "/probe", "/contrast", "/whatif", "/flip"}
+    assert set(info["named_endpoints"]) == {"/score", "/explain", "/attribute", "/probe", "/contrast", "/whatif", "/flip",
+                                            "/score_chat"}
 
 
 @pytest.mark.parametrize(

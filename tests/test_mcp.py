@@ -20,7 +20,7 @@ from tests.conftest import launch_app
 from tests.test_server_log import App, assert_quiet
 
 PROMPT = "Why is AI Ethics important?"
-TOOLS = {"score", "explain", "attribute", "probe", "contrast", "whatif", "flip"}
+TOOLS = {"score", "explain", "attribute", "probe", "contrast", "whatif", "flip", "score_chat"}
 """The public API: every endpoint made with gr.api, and nothing from the page."""
 
 
@@ -336,7 +336,7 @@ def test_the_sse_transport_refuses_in_the_same_words(server):
     assert texts[0] == "Missing input: responses. /score takes prompt and responses."
     assert texts[1] == "The response must be text, not a number."
     assert texts[2].startswith("33 responses were sent; the limit is 32")
-    assert texts[3].startswith("There is no such tool here; this app's tools are attribute, contrast, explain, flip, probe, score and whatif")
+    assert texts[3].startswith("There is no such tool here; this app's tools are attribute, contrast, explain, flip, probe, score, score_chat and whatif")
     assert all("\n" not in text for text in texts)
     assert sorted(r["index"] for r in result_value(scored)) == [0, 1]
     assert_quiet(server.new_lines(), 0)

@@ -110,9 +110,9 @@ def refuse_request(check: Callable[[object, object], object]) -> Callable[[objec
 def refuse_boxes(check: Callable[[object, object], object], prompt: str, boxes: list[str], inputs: int,
                  first_box: int) -> list[dict]:
     """The validator's verdicts for a page event whose inputs hold the prompt first and the response boxes from
-    position ``first_box`` on: a response's message goes on its own box."""
+    position ``first_box`` on: a response's message goes on its own box (a conversation's on the prompt's)."""
     return refusals(lambda: check(prompt, boxes), inputs,
-                    lambda err: 0 if err.field == "prompt" else first_box + (err.index or 0))
+                    lambda err: 0 if err.field in ("prompt", "messages") else first_box + (err.index or 0))
 
 
 def without_paths(message: str, *paths: Path) -> str:

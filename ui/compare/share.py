@@ -241,7 +241,8 @@ def share_token(scored: dict | None) -> tuple[str, dict, str]:
     if not scored or "boxes" not in scored:
         return "", gr.update(visible=False), "Score the responses first: the link shares a scored comparison."
     try:
-        token = encode(SharedComparison(scored["prompt"], scored["boxes"], scored["scores"], scored["model"]))
+        # The prompt as typed: a conversation travels as its turns, and opens as one.
+        token = encode(SharedComparison(scored.get("typed", scored["prompt"]), scored["boxes"], scored["scores"], scored["model"]))
     except ShareProblem as err:
         return "", gr.update(value="", visible=False), f"**No link made.** {err}"
     return token, gr.update(value="", visible=True), ""

@@ -13,6 +13,7 @@ from reward.insight.ranking import response_label
 from reward.service import RankingResult, RewardService
 from ui.page import load_error_banner, model_panel, problems_as_messages, refuse_boxes, refuse_request
 
+from .conversation import build_conversation_panel, check_prompt, is_conversation, rank_prompt
 from .examples import ExampleSet, card_check
 from .pair import build_pair_panel, contrast_choice, flip_choice
 from .probes import build_probes_panel
@@ -60,13 +61,25 @@ class ResponseBoxes:
         return update if prompt is None else {**update, self.prompt: prompt}
 
 
+@dataclass(frozen=True)
+class CompareTab:
+    """What the page wires to the Compare tab after building it."""
+
+    open_links: Callable[[gr.Blocks], None]
+    """Makes the page open a shared link on load (see :mod:`ui.compare.share`)."""
+    open_pair: Callable[[gr.State, gr.Tabs], None]
+    """``open_pair(opened, tabs)``: when ``opened`` (a state) changes to ``{prompt, chosen, rejected}``, the page
+    switches ``tabs`` to Compare with that pair in the boxes, scores it, explains the chosen response and compares
+    the chosen one (A) with the rejected one (B) in the pair view."""
+
+
 def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner: gr.Markdown,
-                      panel: gr.Markdown) -> Callable[[gr.Blocks], None]:
+                      panel: gr.Markdown) -> CompareTab:
     """The Compare tab's inputs, ranking and chart, and their events; ``banner`` and ``panel`` are
     the header's load-error banner and model panel, refreshed after each scoring.
 
     Every handler here returns a dict keyed by component, so that adding a panel cannot shift another's value.
-    Returns the function that makes ``demo`` open a shared link on load (see :mod:`ui.compare.share`)."""
+    Returns what the page wires to the tab from outside (:class:`CompareTab`)."""
     settings = service.settings
     # Every box shown is sent (a blank one too), and every item sent counts against the
     # limit: the page never shows more boxes than a request may carry.
@@ -96,12 +109,13 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
             ranking, share = build_ranking_panel()
     inputs = ResponseBoxes(gr.State(start), prompt, boxes)
     scored = gr.State(None)  # the last scoring's prompt and responses, for the Why this score panel
+    conversation = build_conversation_panel()
     why = build_why_panel()
     probes = build_probes_panel()
     pair = build_pair_panel()
     whatif = build_whatif_panel()
     results = [*ranking.outputs, panel, banner, scored, *why.outputs, *probes.outputs, *share.outputs,
-               *pair.outputs, *whatif.outputs]
+               *pair.outputs, *whatif.outputs, *conversation.outputs]
     """Everything a scoring (or a cleared page) updates."""
 
     def add(n: int) -> dict:
@@ -117,24 +131,28 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def clear() -> dict:
         return {**inputs.showing(start, [], prompt=""), **ranking.emptied(), scored: None, **why.emptied(),
-                **probes.emptied(), **share.emptied(), **pair.emptied(), **whatif.emptied()}
+                **probes.emptied(), **share.emptied(), **pair.emptied(), **whatif.emptied(), **conversation.emptied()}
 
     def load_example(ex: ExampleSet) -> dict:
         texts = ex.responses[:most]
         return inputs.showing(max(len(texts), 1), texts, prompt=ex.prompt)
 
     def score_page(prompt_text: str, n: int, *texts: str) -> dict:
-        result = rank(service, prompt_text, list(texts[:n]))
+        result = rank_prompt(service, prompt_text, list(texts[:n]))
         labels = [f"#{r.rank} · {response_label(r.index)} ({r.score:+.3f})" for r in result.ranked]
-        last = {"prompt": prompt_text, "responses": {label: r.response for label, r in zip(labels, result.ranked)},
-                "labels": labels, "indices": {label: r.index for label, r in zip(labels, result.ranked)},
-                **scored_comparison(prompt_text, list(texts[:n]), result.ranked, service.describe().model)}
+        # A conversation is scored, explained and compared as the flattened text the model reads.
+        scored_prompt = service.check_chat(prompt_text, list(texts[:n])).prompt if is_conversation(prompt_text) \
+            else prompt_text
+        last = {**scored_comparison(prompt_text, list(texts[:n]), result.ranked, service.describe().model),
+                "prompt": scored_prompt, "typed": prompt_text,
+                "responses": {label: r.response for label, r in zip(labels, result.ranked)},
+                "labels": labels, "indices": {label: r.index for label, r in zip(labels, result.ranked)}}
         live = [(r.response, r.score) for r in result.ranked]
         card_rows = card_check(service.describe(), examples, prompt_text, live)
         return {**ranking.filled(result.ranked, settings.max_length, card_rows, examples),
                 panel: model_panel(service, result), banner: load_error_banner(service), scored: last,
                 **why.offered(labels), **probes.emptied(), **share.emptied(), **pair.offered(labels),
-                **whatif.offered(labels, last)}
+                **whatif.offered(labels, last), **conversation.filled(service, prompt_text, list(texts[:n]))}
 
     def pick_row(last: dict | None, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -144,7 +162,8 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
 
     def check_page(prompt_text: str, n: int, *texts: str):
         # Inputs are (prompt, count, box 1, box 2, ...): a response's message goes on its box.
-        return refuse_boxes(service.check, prompt_text, list(texts[:n]), 2 + PAGE_RESPONSE_BOXES, 2)
+        return refuse_boxes(lambda p, b: check_prompt(service, p, b), prompt_text, list(texts[:n]),
+                            2 + PAGE_RESPONSE_BOXES, 2)
 
     # Page-only events skip the queue: they are instant and must not wait behind scoring.
     page_only = dict(api_visibility="private", queue=False)
@@ -234,7 +253,7 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
             return {share.note: f"**Opened from a shared link, but not scored.** {err.message}",
                     banner: load_error_banner(service)}
         now = shown[scored]
-        ranking_now = SharedComparison(now["prompt"], now["boxes"], now["scores"], now["model"]).ranking()
+        ranking_now = SharedComparison(now["typed"], now["boxes"], now["scores"], now["model"]).ranking()
         return {**shown, share.link: gr.update(visible=False), share.note: restored_note(shared, ranking_now,
                                                                                          now["model"])}
 
@@ -246,7 +265,38 @@ def build_compare_tab(service: RewardService, examples: list[ExampleSet], banner
     def on_load(demo: gr.Blocks) -> None:
         demo.load(open_link, None, [opened, *inputs.outputs, share.note], api_visibility="private")
 
-    return on_load
+    def open_pair(pair_state: gr.State, tabs: gr.Tabs) -> None:
+        def show_pair(pair: dict | None) -> dict:
+            if not pair:
+                return gr.skip()
+            return {tabs: gr.Tabs(selected="compare"),
+                    **inputs.showing(2, [pair["chosen"], pair["rejected"]], prompt=pair["prompt"])}
+
+        def score_pair(pair: dict | None, prompt_text: str, n: int, *texts: str) -> dict:
+            if not pair:
+                return gr.skip()
+            return score_page(prompt_text, n, *texts)
+
+        def pick_pair(pair: dict | None, last: dict | None) -> dict:
+            # Response 1 is the chosen one, Response 2 the rejected one, whatever their ranks.
+            if not pair or not last:
+                return gr.skip()
+            chosen, rejected = (next(label for label, i in last["indices"].items() if i == k) for k in (0, 1))
+            return {why.picker: chosen, pair_panel.pick_a: chosen, pair_panel.pick_b: rejected}
+
+        def compare_pair(pair: dict | None, last: dict | None, label_a: str | None, label_b: str | None) -> dict:
+            if not pair:
+                return gr.skip()
+            return contrast_choice(service, pair_panel, last, label_a, label_b)
+
+        pair_panel = pair
+        pair_state.change(show_pair, pair_state, [tabs, *inputs.outputs], **page_only).then(
+            score_pair, [pair_state, prompt, inputs.count, *boxes], results, **on_the_model).success(
+            pick_pair, [pair_state, scored], [why.picker, pair.pick_a, pair.pick_b], **page_only).success(
+            compare_pair, [pair_state, scored, pair.pick_a, pair.pick_b], pair.compared + pair.flipped,
+            api_visibility="private", concurrency_id="attribute", concurrency_limit=1)
+
+    return CompareTab(on_load, open_pair)
 
 
 def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
