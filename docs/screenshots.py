@@ -5,7 +5,7 @@ The stand-in here is BERT-shaped with a cased WordPiece vocabulary of 8,000 piec
 text (as ``bench/benchmark.py`` trains its BERT-base-sized model's), so it reads whole words; its weights are
 random, so its scores are random too, and the README says so under each picture.
 
-    python docs/screenshots.py     # writes assets/screenshot.png, assets/why.png, assets/trust.png
+    python docs/screenshots.py     # writes assets/screenshot.png, why.png, trust.png and pair.png
 
 Needs Debian's chromium (``/usr/bin/chromium``) and the shared data folder beside the project.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -99,14 +100,43 @@ def take(url: str) -> None:
         picture.save(ASSETS / "trust.png")
         for part in parts:
             part.unlink()
+        pair_pictures(page, card)
         browser.close()
+
+
+def pair_pictures(page, card: dict) -> None:
+    """Why A over B on the card example (scored already): the pair view with a flip found, and a what-if edit of
+    the Bad Response; the two panels stacked into assets/pair.png."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    page.locator("#pair-btn").click()
+    expect(page.locator("#pair-summary")).to_contain_text("Margin", timeout=120_000)
+    page.locator("#flip-btn").click()
+    expect(page.locator("#flip-result")).to_contain_text("texts scored", timeout=120_000)
+    page.locator("#what-if-pick input").click()
+    page.get_by_role("option", name=re.compile(r"Response 2 \(")).click()
+    bad = card["responses"][1]
+    page.locator("#what-if-edit textarea").fill(bad.replace("bitching about", "asking about"))
+    page.locator("#what-if-btn").click()
+    expect(page.locator("#what-if-result")).to_contain_text("a change of", timeout=120_000)
+    parts = [ASSETS / "pair-view.tmp.png", ASSETS / "pair-whatif.tmp.png"]
+    page.locator("#pair-view").screenshot(path=str(parts[0]))
+    page.locator("#what-if").screenshot(path=str(parts[1]))
+    images = [Image.open(p) for p in parts]
+    picture = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images) + 12), "white")
+    picture.paste(images[0], (0, 0))
+    picture.paste(images[1], (0, images[0].height + 12))
+    picture.save(ASSETS / "pair.png")
+    for part in parts:
+        part.unlink()
 
 
 def main() -> int:
     folder = stand_in(ROOT.parent / "shared" / "data")
     with app_running("screenshots", str(folder)) as (_, url):
         take(url)
-    print(f"wrote {', '.join(str((ASSETS / n).relative_to(ROOT)) for n in ('screenshot.png', 'why.png', 'trust.png'))}"
+    print(f"wrote {', '.join(str((ASSETS / n).relative_to(ROOT)) for n in ('screenshot.png', 'why.png', 'trust.png', 'pair.png'))}"
           f" from the stand-in model in {folder.relative_to(ROOT)}")
     return 0
 

@@ -105,9 +105,12 @@ FLIP_MAX_PASSES = 256
 each is one forward pass; the answer says when no flip was found within them."""
 FLIP_UNITS = ("sentence", "word")
 """What that search takes out: whole sentences (lines, list items), or words with their trailing whitespace."""
-FLIP_MAX_PARTS = 128
+FLIP_MAX_PARTS = 192
 """Most parts such a search takes out in turn: a response of more sentences (or words) is searched in this many
 runs of adjacent ones, so that one round of the search fits in ``FLIP_MAX_PASSES``."""
+FLIP_WORD_CANDIDATES = 32
+"""A search by word in an answer of more words than this tries only this many: those whose integrated-gradients
+values push hardest towards the flip (one attribution, then one forward pass each, instead of one per word)."""
 WHATIF_HISTORY = 20
 """Edits the what-if editor keeps in its history table (the oldest leave first)."""
 SCORE_CACHE_ENTRIES = 20_000

@@ -1,4 +1,5 @@
-"""bench/page.py and bench/explain.py, quick: each runs against the tiny model and prints every figure it promises."""
+"""bench/page.py, bench/explain.py and bench/contrast.py, quick: each runs against the tiny model and prints every
+figure it promises."""
 
 import re
 import subprocess
@@ -35,3 +36,16 @@ def test_the_explain_bench_runs_cold_warm_and_long():
     long_row = next(line for line in lines if line.startswith("| (d) explain()"))
     assert f"{EXPLAIN_MAX_PARTS} segments" in long_row and "1,400 sentences" in long_row
     assert any(line.startswith("| (b') explain() again, warm") for line in lines)
+
+
+def test_the_contrast_bench_times_contrast_and_flip_beside_the_naive_counts():
+    run = subprocess.run([sys.executable, "bench/contrast.py", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| /")]
+    assert rows[0].startswith("| /contrast |") and "IG steps" in rows[0]
+    flips = [row for row in rows if row.startswith("| /flip")]
+    assert len(flips) == 4 and all("greedy" in row and "exhaustive" in row for row in flips)
+    # Every score the bench reports is the card's on the returned text.
+    for row in rows:
+        assert float(row.rstrip(" |").rsplit("|", 1)[1]) < 1e-4, row

@@ -5,12 +5,13 @@
   side's integrated-gradients attribution summed into words (:mod:`reward.insight.words`).
 * :func:`whatif` scores a response and an edited copy of it, with the change and the word diff.
 * :func:`flip` looks for a small set of A's sentences (or words) whose removal turns the verdict between A and B
-  (A above B: A's score falls to B's or below; A not above B: A's rises above B's). It is greedy: each round scores
-  A without each remaining part and takes out the one that moves A's score furthest towards the flip, the text
-  being scored again after each removal; when a whole round no longer fits the pass budget, the next parts are
-  taken in the order the last round ranked them, one scoring each. A flip found is then made smaller: each part
-  taken out is put back, in turn, if the verdict stays flipped without its removal. At most ``max_passes``
-  distinct texts are scored (``FLIP_MAX_PASSES``), and the answer says when no flip was found within them.
+  (A above B: A's score falls to B's or below; A not above B: A's rises above B's). It is greedy by effect: it
+  scores A without each part (its effect), then takes out the parts that move A towards the flip, furthest first,
+  scoring the text again after each removal, until the verdict turns. For an answer of more than
+  ``FLIP_WORD_CANDIDATES`` words, only that many words are tried: those whose integrated-gradients values (summed
+  into the word) push hardest the right way. A flip found is then made smaller: each part taken out is put back,
+  in turn, if the verdict stays flipped without its removal. At most ``max_passes`` distinct texts are scored
+  (``FLIP_MAX_PASSES``), and the answer says when no flip was found within them.
 
 Every score reported is the score of the text it names, through ``RewardModel.score_pairs`` (and the model's cache
 of scored pairs): the model card's code on that text gives the same number.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from reward.config import FLIP_MAX_PARTS, FLIP_MAX_PASSES, FLIP_UNITS
+from reward.config import FLIP_MAX_PARTS, FLIP_MAX_PASSES, FLIP_UNITS, FLIP_WORD_CANDIDATES
 
 from .explain import parts_of, split_sentences
 from .ranking import sigmoid
@@ -111,7 +112,11 @@ class Flip:
     grouped: bool
     reason: str
     """"flipped", "no parts" (fewer than two parts: nothing can go while something stays), "exhausted" (every
-    part that moves A the right way was taken out) or "budget" (``max_passes`` were spent)."""
+    part tried that moves A the right way was taken out) or "budget" (``max_passes`` were spent)."""
+    tried: int = 0
+    """The parts whose removal was tried (all of them, or for many words the strongest ``FLIP_WORD_CANDIDATES``)."""
+    attribution_steps: int = 0
+    """The integrated-gradient steps that picked those words (0 when every part was tried)."""
 
     @property
     def goal(self) -> str:
@@ -120,7 +125,8 @@ class Flip:
 
     def as_dict(self) -> dict:
         """JSON-ready: ``flipped``, ``unit``, ``removed`` ([{text, start, end}]), ``text``, ``score`` (of ``text``),
-        ``score_a``, ``score_b``, ``goal``, ``passes``, ``max_passes``, ``parts``, ``grouped`` and ``reason``."""
+        ``score_a``, ``score_b``, ``goal``, ``passes``, ``max_passes``, ``parts``, ``grouped``, ``reason``,
+        ``tried`` and ``attribution_steps``."""
         out = asdict(self)
         out["removed"] = [asdict(r) for r in self.removed]
         out["goal"] = self.goal
@@ -160,9 +166,10 @@ def flip_parts(text: str, unit: str, most: int = FLIP_MAX_PARTS) -> tuple[list[t
 
 
 def flip(model, prompt: str, response_a: str, response_b: str, unit: str = "sentence",
-         max_passes: int = FLIP_MAX_PASSES) -> Flip:
+         max_passes: int = FLIP_MAX_PASSES, candidates: int = FLIP_WORD_CANDIDATES) -> Flip:
     """The smallest set of ``unit``\\ s of A this greedy search finds whose removal turns the verdict against B
-    (see the module's description).
+    (see the module's description). With more than ``candidates`` words, only the ``candidates`` words whose
+    integrated-gradients values push A's score hardest towards the flip are tried.
 
     Raises:
         ValueError: ``unit`` is not one of :data:`UNITS`, or ``max_passes`` is below 2.
@@ -190,46 +197,64 @@ def flip(model, prompt: str, response_a: str, response_b: str, unit: str = "sent
         return -score if down else score
 
     spans, grouped = flip_parts(response_a, unit)
-    kept = list(range(len(spans)))
     removed: list[int] = []
+    tried = list(range(len(spans)))
+    steps = 0
+    if unit == "word" and len(spans) > candidates:
+        tried, steps = _strongest_words(model, prompt, response_a, spans, candidates, down)
 
     def without(parts: list[int]) -> str:
-        return "".join(response_a[spans[k][0]:spans[k][1]] for k in kept if k not in parts)
+        gone = set(parts)
+        return "".join(response_a[s:e] for k, (s, e) in enumerate(spans) if k not in gone)
 
     def result(reason: str) -> Flip:
         text = without(removed)
         return Flip(reason == "flipped", unit, [Removed(response_a[spans[k][0]:spans[k][1]], *spans[k])
                                                 for k in sorted(removed)], text, memo[text], score_a, score_b,
-                    len(memo), max_passes, len(spans), grouped, reason)
+                    len(memo), max_passes, len(spans), grouped, reason, len(tried), steps)
 
     if len(spans) < 2:
         return result("no parts")
+    # One round: A without each part tried; the parts that move A towards the flip, furthest first.
+    budget = max_passes - len(memo)
+    trial = scores([without([k]) for k in tried[:budget]])
+    order = [k for s, k in sorted(zip(trial, tried), key=lambda pair: toward(pair[0]), reverse=True)
+             if toward(s) > toward(score_a)]
     current = score_a
-    order: list[int] = []
+    # Take them out in that order, A scored again after each removal, until the verdict turns.
     while not flipped(current):
-        left = [k for k in kept if k not in removed]
-        if len(left) < 2:
-            return result("exhausted")
-        if len(memo) + len(left) <= max_passes:  # a whole round: A without each part left, from the current text
-            trial = scores([without(removed + [k]) for k in left])
-            ranked = sorted(zip(trial, left), key=lambda pair: toward(pair[0]), reverse=True)
-            order = [k for s, k in ranked if toward(s) > toward(current)]
-        else:
-            order = [k for k in order if k not in removed]
-        if not order:
-            return result("exhausted")
-        if len(memo) + 1 > max_passes and without(removed + order[:1]) not in memo:
+        if not order or len(removed) + 2 > len(spans):
+            return result("budget" if len(tried) > budget else "exhausted")
+        if len(memo) >= max_passes and without(removed + order[:1]) not in memo:
             return result("budget")
         removed.append(order.pop(0))
         current = scores([without(removed)])[0]
     # Smaller: put back each part taken out, latest first, while the verdict stays flipped without it.
     for k in list(reversed(removed)):
-        trial = [r for r in removed if r != k]
-        if not trial:
+        kept = [r for r in removed if r != k]
+        if not kept:
             continue
-        text = without(trial)
-        if text not in memo and len(memo) + 1 > max_passes:
+        text = without(kept)
+        if text not in memo and len(memo) >= max_passes:
             break
         if flipped(scores([text])[0]):
-            removed = trial
+            removed = kept
     return result("flipped")
+
+
+def _strongest_words(model, prompt: str, response: str, spans: list[tuple[int, int]], most: int,
+                     down: bool) -> tuple[list[int], int]:
+    """The ``most`` word spans whose integrated-gradients values (the response's words' values summed within each
+    span) push A's score hardest towards the flip (down: the most positive), and the steps the attribution took."""
+    from bisect import bisect_right
+
+    from .attribution import attribute
+
+    attribution = attribute(model, prompt, response)
+    starts = [s for s, _ in spans]
+    values = [0.0] * len(spans)
+    for w in attribution.words or []:
+        if w.part == "response" and w.read:
+            values[max(0, bisect_right(starts, w.start) - 1)] += w.value
+    ranked = sorted(range(len(spans)), key=lambda k: values[k] if down else -values[k], reverse=True)
+    return sorted(ranked[:most]), attribution.steps

@@ -76,6 +76,9 @@ def flip_summary(label_a: str, label_b: str, result: dict) -> str:
     if result["reason"] == "no parts":
         return f"{head} A has only one {result['unit']}: nothing can go while something stays."
     runs = f" A's {result['parts']} parts are runs of adjacent {unit}, as it is long." if result["grouped"] else ""
+    if result["attribution_steps"]:
+        runs += (f" Of A's {result['parts']} words, the {result['tried']} whose integrated gradients push hardest "
+                 "towards the flip were tried.")
     if result["flipped"]:
         n = len(result["removed"])
         return (f"{head}{runs} **Flipped** by taking out {n} {result['unit']}{'s' * (n != 1)} (marked): A then "
