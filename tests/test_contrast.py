@@ -204,3 +204,15 @@ def test_refusals_are_the_score_ones(tiny_settings):
                        score[1])
     assert "blank" in message(lambda: service.contrast("p", "a", "  "))[0]
     assert message(lambda: service.flip("p", "a", "b", "paragraph"))[1] == "unit"
+
+
+def test_many_words_are_picked_by_integrated_gradients(tiny_model, card, score_scale):
+    from reward.config import FLIP_WORD_CANDIDATES
+
+    many = " ".join([A] * 3)  # more words than are tried one by one
+    result = flip(tiny_model, PROMPT, many, B, "word")
+    assert result.parts > FLIP_WORD_CANDIDATES and result.tried == FLIP_WORD_CANDIDATES
+    assert result.attribution_steps > 0 and result.passes <= result.max_passes
+    assert_scores_close(result.score, card_of(card, PROMPT, result.text), scale=score_scale)
+    few = flip(tiny_model, PROMPT, B, A, "word")
+    assert few.tried == few.parts and few.attribution_steps == 0
