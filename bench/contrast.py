@@ -69,6 +69,10 @@ def exhaustive_passes(n: int, k: int) -> int:
     return 2 + sum(math.comb(n, j) for j in range(1, k + 1))
 
 
+def count(n: int) -> str:
+    return f"{n:,}" if n < 10**7 else f"{n:.1e}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         picked = (f", the {f['tried']} picked by IG ({f['attribution_steps']} steps) tried" if f["attribution_steps"]
                   else "")
         print(f"| /flip, cut {side}, {unit}s ({f['parts']} parts{picked}): {verdict} | {seconds:.2f} | | {f['passes']} | "
-              f"{greedy} greedy re-scoring each round; {exhaustive:,} exhaustive | {diff:.1e} |")
+              f"{greedy} greedy re-scoring each round; {count(exhaustive)} exhaustive | {diff:.1e} |")
     print(f"\nCompleteness gaps: A {c['completeness_gap_a']:.2e}, B {c['completeness_gap_b']:.2e}. "
           f"Load average at start / end: {load_start} / {load_average()}")
     return 0
