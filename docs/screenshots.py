@@ -92,14 +92,7 @@ def take(url: str) -> None:
                         clip={"x": top["x"] - 8, "y": top["y"] + scrolled - 8, "width": top["width"] + 16,
                               "height": bottom["y"] + bottom["height"] - top["y"] + 16})
         page.locator("#probes-panel").screenshot(path=str(parts[1]))
-        images = [Image.open(part).convert("RGB") for part in parts]
-        width = max(i.width for i in images)
-        picture = Image.new("RGB", (width, sum(i.height for i in images) + 12), "white")
-        picture.paste(images[0], (0, 0))
-        picture.paste(images[1], (0, images[0].height + 12))
-        picture.save(ASSETS / "trust.png")
-        for part in parts:
-            part.unlink()
+        stacked(parts, ASSETS / "trust.png")
         pair_pictures(page, card)
         browser.close()
 
@@ -107,7 +100,6 @@ def take(url: str) -> None:
 def pair_pictures(page, card: dict) -> None:
     """Why A over B on the card example (scored already): the pair view with a flip found, and a what-if edit of
     the Bad Response; the two panels stacked into assets/pair.png."""
-    from PIL import Image
     from playwright.sync_api import expect
 
     page.locator("#pair-btn").click()
@@ -123,11 +115,21 @@ def pair_pictures(page, card: dict) -> None:
     parts = [ASSETS / "pair-view.tmp.png", ASSETS / "pair-whatif.tmp.png"]
     page.locator("#pair-view").screenshot(path=str(parts[0]))
     page.locator("#what-if").screenshot(path=str(parts[1]))
-    images = [Image.open(p) for p in parts]
-    picture = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images) + 12), "white")
-    picture.paste(images[0], (0, 0))
-    picture.paste(images[1], (0, images[0].height + 12))
-    picture.save(ASSETS / "pair.png")
+    stacked(parts, ASSETS / "pair.png")
+
+
+def stacked(parts: list[Path], destination: Path) -> None:
+    """The pictures ``parts``, one above the other with a white gap, saved as ``destination``; the parts removed."""
+    from PIL import Image
+
+    images = [Image.open(part).convert("RGB") for part in parts]
+    picture = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images) + 12 * (len(parts) - 1)),
+                        "white")
+    top = 0
+    for image in images:
+        picture.paste(image, (0, top))
+        top += image.height + 12
+    picture.save(destination)
     for part in parts:
         part.unlink()
 
