@@ -47,7 +47,6 @@ def stand_in(data: Path) -> Path:
 
 
 def take(url: str) -> None:
-    from PIL import Image
     from playwright.sync_api import expect, sync_playwright
 
     examples = json.loads((ASSETS / "examples.json").read_text())["example_sets"]
