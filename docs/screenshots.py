@@ -103,6 +103,7 @@ def pair_pictures(page, card: dict) -> None:
 
     page.locator("#pair-btn").click()
     expect(page.locator("#pair-summary")).to_contain_text("Margin", timeout=120_000)
+    page.locator("#flip-unit").get_by_text("word").click()
     page.locator("#flip-btn").click()
     expect(page.locator("#flip-result")).to_contain_text("texts scored", timeout=120_000)
     page.locator("#what-if-pick input").click()

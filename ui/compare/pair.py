@@ -69,24 +69,31 @@ def contrast_note(result: dict, top: float) -> str:
 
 def flip_summary(label_a: str, label_b: str, result: dict) -> str:
     """What the flip search found, in words; every score named is the score of the text shown."""
-    unit = result["unit"] + "s"
+    label_a, label_b = (label.split(" (")[0] for label in (label_a, label_b))  # the scores are said here
+    unit, n_parts = result["unit"] + "s", result["parts"]
     goal = "at or below" if result["goal"] == "down" else "above"
-    head = f"Looking for the fewest {unit} to take out of **A** ({label_a}) to put it {goal} **B** ({label_b}, " \
-           f"{result['score_b']:+.3f})."
+    head = (f"Looking for the fewest {unit} to take out of **A** ({label_a}, {result['score_a']:+.3f}) to put it "
+            f"{goal} **B** ({label_b}, {result['score_b']:+.3f}).")
     if result["reason"] == "no parts":
         return f"{head} A has only one {result['unit']}: nothing can go while something stays."
-    runs = f" A's {result['parts']} parts are runs of adjacent {unit}, as it is long." if result["grouped"] else ""
+    runs = f" A's {n_parts} parts are runs of adjacent {unit}, as it is long." if result["grouped"] else ""
     if result["attribution_steps"]:
-        runs += (f" Of A's {result['parts']} words, the {result['tried']} whose integrated gradients push hardest "
+        runs += (f" Of A's {n_parts} words, the {result['tried']} whose integrated gradients push hardest "
                  "towards the flip were tried.")
+    scored = f"{result['passes']} texts scored."
     if result["flipped"]:
         n = len(result["removed"])
         return (f"{head}{runs} **Flipped** by taking out {n} {result['unit']}{'s' * (n != 1)} (marked): A then "
-                f"scores **{result['score']:+.3f}** (from {result['score_a']:+.3f}). {result['passes']} texts scored.")
+                f"scores **{result['score']:+.3f}**. {scored}")
+    direction = "lowers" if result["goal"] == "down" else "raises"
+    if not result["removed"]:
+        which = f"A's {unit}" if result["tried"] == n_parts else f"the {result['tried']} {unit} tried"
+        return (f"{head}{runs} **No flip found**: taking out any one of {which} alone never {direction} its "
+                f"score, so the verdict does not hang on any of them. {scored}")
     why = ("every part that moves A the right way was taken out" if result["reason"] == "exhausted" else
            f"the search may score at most {result['max_passes']} texts")
-    return (f"{head}{runs} **No flip found**: {why}. The closest it came: **{result['score']:+.3f}** (from "
-            f"{result['score_a']:+.3f}) with the marked parts taken out. {result['passes']} texts scored.")
+    return (f"{head}{runs} **No flip found**: {why}. The closest it came: **{result['score']:+.3f}** with the "
+            f"marked parts taken out. {scored}")
 
 
 def flip_view(response: str, removed: list[dict]) -> list[tuple[str, str | None]]:
