@@ -57,5 +57,6 @@ WHATIF_EMPTY = ("Change the text under **Your edit** and press **Score the edit*
 PAIR_WORDS = ("Each word's colour is its integrated-gradients push on its own response's reward (WordPiece pieces "
               "summed into words): red raises the reward, purple lowers it.")
 FLIP_INTRO = ("**The smallest edit that flips the verdict.** Take out of A the fewest sentences (or words) that put "
-              "it at or below B (or above B, when B is ahead): the search scores A without each part, takes out "
-              "the one that moves it most, scores again, and stops when the verdict flips or its budget is spent.")
+              "it at or below B (or above B, when B is ahead): the search scores A without each part, then takes "
+              "out the parts that move A towards B, furthest first, scoring A again after each, until the verdict "
+              "flips or its budget is spent.")
