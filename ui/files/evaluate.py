@@ -165,12 +165,9 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
     with gr.Row():
         reliability = charts.plot("Calibration (reliability plot)", "eval-reliability")
         length = charts.plot("Score against length", "eval-length-scatter")
-    with gr.Row(equal_height=False):
-        with gr.Column(min_width=400):
-            worst = gr.Dataframe(label="The worst-judged pairs (most negative margin first)", interactive=False,
-                                 wrap=True, visible=False, elem_id="eval-worst")
-        with gr.Column(min_width=400):
-            wrong = slices.wrong_pairs()
+    worst = gr.Dataframe(label="The worst-judged pairs (most negative margin first)", interactive=False, wrap=True,
+                         visible=False, elem_id="eval-worst")
+    wrong = slices.wrong_pairs()
     pair = picked.pair_panel()
     marks = labels.labels_panel()
     evaluated = gr.State(None)
@@ -188,7 +185,9 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
             "name": Path(path).name, "key": labels.file_key(path, Path(path).name),
             "worst": list(evaluated_now.worst_positions)}
         return {**common.ran(tab, evaluated_now.summary, evaluated_now.download),
-                hist: common.sorted_histogram(evaluated_now.margins), worst: common.filled(evaluated_now.worst),
+                hist: common.sorted_histogram(evaluated_now.margins),
+                worst: gr.update(value=evaluated_now.worst, visible=evaluated_now.worst is not None,
+                                 column_widths=slices.pair_widths(None if run is None else run.summary.slice_column)),
                 reliability: common.filled(evaluated_now.reliability), length: common.filled(evaluated_now.scatter),
                 **by_slice.filled(None if run is None else run.summary), evaluated: state}
 
@@ -240,7 +239,7 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
     analysis = [wrong.filter, wrong.note, wrong.table, pair.selected, pair.box, pair.hint, marks.hint, marks.table,
                 marks.csv, marks.jsonl]
     shown = [pair.selected, pair.hint, pair.box, pair.heading, pair.prompt, pair.chosen, pair.rejected,
-             pair.labelling, pair.sets_note, pair.label, pair.note, pair.status]
+             pair.labelling, pair.label, pair.note, pair.status]
     one_file_job = dict(api_visibility="private", concurrency_id="files", concurrency_limit=1)
     page_only = dict(api_visibility="private", queue=False)
     tab.upload.change(pick_columns, tab.upload, tab.pickers, api_visibility="private")

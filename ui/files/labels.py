@@ -122,7 +122,8 @@ class LabelsPanel:
         csv, jsonl = label_files(records, name)
         return {self.hint: gr.update(value=text.EVAL_LABELS_NOTE.format(count=len(records),
                                                                       s="s" * (len(records) != 1)), visible=True),
-                self.table: gr.update(value=labels_table(records), visible=True),
+                self.table: gr.update(value=labels_table(records), visible=True,
+                                      column_widths=["6%", "12%", "19%", "21%", "21%", "21%"]),
                 self.csv: gr.update(value=str(csv), visible=True), self.jsonl: gr.update(value=str(jsonl), visible=True)}
 
 

@@ -56,7 +56,8 @@ def pair_heading(pair: Mapping, slice_column: str | None, sets: bool) -> str:
 
 @dataclass(frozen=True)
 class PairPanel:
-    """The selected pair in full, its "Open in Compare" button and its label controls."""
+    """The selected pair in full, its "Open in Compare" button and its label controls (hidden for best-of-N sets:
+    the labels panel says why)."""
 
     selected: gr.State
     """The selected pair (:func:`selection`), or None."""
@@ -74,7 +75,6 @@ class PairPanel:
     note: gr.Textbox
     save: gr.Button
     status: gr.Markdown
-    sets_note: gr.Markdown
 
     def emptied(self, evaluated: bool) -> dict:
         """No pair selected: the box hidden, and, after an evaluation, the line saying how to pick one."""
@@ -87,7 +87,7 @@ class PairPanel:
         return {self.selected: selected, self.hint: gr.update(visible=False), self.box: gr.update(visible=True),
                 self.heading: pair_heading(pair, slice_column, sets), self.prompt: pair["prompt"],
                 self.chosen: pair["chosen"], self.rejected: pair["rejected"],
-                self.labelling: gr.update(visible=not sets), self.sets_note: gr.update(visible=sets),
+                self.labelling: gr.update(visible=not sets),
                 self.label: gr.update(value=saved["label"] if saved else None),
                 self.note: gr.update(value=saved["note"] if saved else ""),
                 self.status: gr.update(value=text.EVAL_LABEL_KEPT.format(label=saved["label"]) if saved else "",
@@ -113,6 +113,5 @@ def pair_panel() -> PairPanel:
                 note = gr.Textbox(label="Note (optional)", lines=1, max_lines=4, elem_id="eval-label-note")
             save = gr.Button("Save label", size="sm", variant="primary", elem_id="save-label")
             status = gr.Markdown(visible=False, elem_id="eval-label-status")
-        sets_note = gr.Markdown(text.EVAL_LABELS_SETS, visible=False, elem_id="eval-label-sets")
     return PairPanel(selected, opened, hint, box, heading, prompt, chosen, rejected, open_button, labelling, label,
-                     note, save, status, sets_note)
+                     note, save, status)

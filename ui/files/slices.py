@@ -118,6 +118,13 @@ def pair_table(results: pd.DataFrame, positions: list[int], slice_column: str | 
     return shown.round({c: 3 for c in shown.columns if shown[c].dtype.kind == "f"})
 
 
+def pair_widths(slice_column: str | None) -> list[str]:
+    """Column widths of a pair table: narrow numbers, the rest shared by the three texts."""
+    numbers = ["5%", *(["10%"] if slice_column is not None else []), "7%", "8%", "8%"]
+    text_width = (100 - sum(int(w[:-1]) for w in numbers)) / 3
+    return numbers + [f"{text_width:.1f}%"] * 3
+
+
 def filter_choices(results: pd.DataFrame, slice_column: str) -> list[tuple[str, str]]:
     """The wrong-pairs filter's choices: every slice, then each slice that has wrong pairs (most first), each
     labelled with its count of wrong pairs."""
@@ -152,7 +159,7 @@ class WrongPairs:
             note = text.EVAL_WRONG_NONE.format(where=where)
         out = {self.note: gr.update(value=note, visible=True),
                self.table: gr.update(value=pair_table(results, positions, slice_column) if positions else None,
-                                     visible=bool(positions))}
+                                     visible=bool(positions), column_widths=pair_widths(slice_column))}
         if choices:
             out[self.filter] = (gr.update(choices=filter_choices(results, slice_column), value=ALL_SLICES,
                                           visible=True) if slice_column is not None else
@@ -161,9 +168,10 @@ class WrongPairs:
 
 
 def wrong_pairs() -> WrongPairs:
-    choice = gr.Dropdown(label="Slice", choices=[(ALL_SLICES, ALL_SLICES)], value=ALL_SLICES, visible=False,
-                         elem_id="eval-wrong-slice")
-    note = gr.Markdown(visible=False, elem_id="eval-wrong-note")
+    with gr.Row(equal_height=False):
+        choice = gr.Dropdown(label="Wrong pairs of the slice", choices=[(ALL_SLICES, ALL_SLICES)], value=ALL_SLICES,
+                             visible=False, scale=1, min_width=200, elem_id="eval-wrong-slice")
+        note = gr.Markdown(visible=False, elem_id="eval-wrong-note")
     table = gr.Dataframe(label="Wrong pairs (chosen scored at or below rejected), in file order", interactive=False,
                          wrap=True, visible=False, max_height=420, elem_id="eval-wrong")
     return WrongPairs(choice, note, table)
