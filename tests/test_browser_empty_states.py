@@ -42,6 +42,10 @@ EMPTY_FRAMES = """(panels) => {
 
 @pytest.fixture(scope="module")
 def panels(app_url) -> list[tuple[str, str]]:
+    return result_panels(app_url)
+
+
+def result_panels(app_url: str) -> list[tuple[str, str]]:
     """Every result panel of the launched page, from its own config: (elem_id, type)."""
     config = json.load(urllib.request.urlopen(app_url + "/config"))
     found = [(c["props"].get("elem_id"), c["type"]) for c in config["components"]

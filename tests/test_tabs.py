@@ -72,8 +72,8 @@ def test_a_model_that_cannot_load_is_reported_in_the_tabs(tmp_path):
 
 
 def test_evaluate_on_the_sample_pairs_matches_an_independent_count(service, tiny_model):
-    text, histogram, worst, reliability, scatter, out = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen",
-                                                                        "rejected")
+    text, histogram, worst, reliability, scatter, out, *_ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt",
+                                                                            "chosen", "rejected")
     pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     chosen = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     rejected = tiny_model.score_pairs([p["prompt"] for p in pairs], [p["rejected"] for p in pairs])
@@ -161,7 +161,7 @@ def plain_spearman(xs, ys) -> float:
 
 
 def test_evaluate_shows_the_length_baseline_and_both_trust_charts(service, tiny_model):
-    text, _, _, reliability, scatter, _ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
+    text, _, _, reliability, scatter, *_ = evaluate_upload(service, str(SAMPLE_PAIRS), "prompt", "chosen", "rejected")
     pairs = [json.loads(line) for line in SAMPLE_PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     longer = sum(len(p["chosen"]) > len(p["rejected"]) for p in pairs)
     assert f"always picks the longer answer would score **{longer / len(pairs):.1%}**" in text

@@ -54,17 +54,18 @@ def reliability_chart(table: list[dict]) -> alt.LayerChart | None:
             "Each dot is a bin of pairs (label: how many); below the dashed line the model is overconfident.")))
 
 
-def length_scatter(points: pd.DataFrame, total: int) -> alt.Chart | None:
+def length_scatter(points: pd.DataFrame, total: int, unit: str | None = None) -> alt.Chart | None:
     """Score against length in characters, one dot per response, coloured by side.
 
     ``points`` has columns ``row``, ``side``, ``length``, ``score`` (from :func:`reward.insight.trust.pair_points` or
     :func:`reward.insight.trust.response_points`); ``total`` is how many pairs (or rows) they were drawn from, so the
-    caption can say when a sample is shown. None when there is nothing to draw.
+    caption can say when a sample is shown; ``unit`` names what they are ("sets": each answer of a best-of-N set once;
+    by default pairs, or rows for responses). None when there is nothing to draw.
     """
     if points is None or not len(points):
         return None
     sides = [s for s in SIDE_COLOURS if s in set(points["side"])]
-    unit = "pairs" if "chosen" in sides or "rejected" in sides else "rows"
+    unit = unit or ("pairs" if "chosen" in sides or "rejected" in sides else "rows")
     drawn = points["row"].nunique()
     shown = (f"A fixed sample of {drawn:,} of the {total:,} {unit} is drawn (at most {SCATTER_MAX_POINTS:,} dots)."
              if drawn < total else f"All {total:,} {unit}.")
@@ -78,3 +79,41 @@ def length_scatter(points: pd.DataFrame, total: int) -> alt.Chart | None:
                  alt.Tooltip("length:Q", title="Characters"), alt.Tooltip("score:Q", title="Score", format=".3f")],
     ).properties(width=WIDTH, height=HEIGHT, title=alt.TitleParams("Score against length", subtitle=[
         "A cloud rising to the right means longer answers score higher, whatever they say.", shown]))
+
+
+def slice_chart(records: list[dict], best_of_n: bool = False) -> alt.LayerChart | None:
+    """Accuracy per slice, one row each in the records' order (largest first): a dot with its 95% interval as a bar,
+    a tick where always picking the longer answer lands, and a dashed rule at 50%.
+
+    ``records`` are :attr:`~reward.jobs.evaluate.EvaluationSummary.slices`; with ``best_of_n`` their accuracy is
+    per set. None when there are none.
+    """
+    if not records:
+        return None
+    unit = "sets" if best_of_n else "pairs"
+    rows = pd.DataFrame({
+        "slice": [f"{r['slice']} ({r['n']:,})" for r in records], "name": [r["slice"] for r in records],
+        "n": [r["n"] for r in records], "accuracy": [r["accuracy"] for r in records],
+        "ci_low": [r["ci_low"] for r in records], "ci_high": [r["ci_high"] for r in records],
+        "longer": [r["longer_baseline_accuracy"] for r in records],
+    })
+    scale = alt.Scale(domain=[0.0, 1.0])
+    x = alt.X("accuracy:Q", title=f"{'Best-of-N accuracy' if best_of_n else 'Accuracy'} ({unit} judged right)",
+              scale=scale, axis=alt.Axis(format="%"))
+    y = alt.Y("slice:N", sort=rows["slice"].tolist(), title=None)
+    tooltip = [alt.Tooltip("name:N", title="Slice"), alt.Tooltip("n:Q", title=unit.capitalize()),
+               alt.Tooltip("accuracy:Q", title="Accuracy", format=".1%"),
+               alt.Tooltip("ci_low:Q", title="95% interval from", format=".1%"),
+               alt.Tooltip("ci_high:Q", title="95% interval to", format=".1%"),
+               alt.Tooltip("longer:Q", title="Always pick the longer", format=".1%")]
+    base = alt.Chart(rows).encode(y=y, tooltip=tooltip)
+    coin = alt.Chart(pd.DataFrame({"accuracy": [0.5]})).mark_rule(color="#888888", strokeDash=[6, 4]).encode(x=x)
+    interval = base.transform_filter("isValid(datum.ci_low) && isValid(datum.ci_high)").mark_rule(
+        color="#4f46e5", strokeWidth=3, opacity=0.5).encode(x=alt.X("ci_low:Q", scale=scale), x2="ci_high:Q")
+    longer = base.mark_tick(color="#c62828", thickness=3, size=18).encode(x=alt.X("longer:Q", scale=scale))
+    dots = base.mark_circle(color="#4f46e5", size=110, opacity=1.0).encode(x=x)
+    return alt.layer(coin, interval, longer, dots).properties(
+        width=WIDTH, height=max(120, 34 * len(records)),
+        title=alt.TitleParams(f"{'Best-of-N accuracy' if best_of_n else 'Accuracy'} by slice, largest first",
+                              subtitle=("Dot and bar: the model's accuracy and its 95% interval; red tick: always "
+                                        "picking the longer answer; dashed line: 50%.")))

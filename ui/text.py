@@ -60,3 +60,45 @@ FLIP_INTRO = ("**The smallest edit that flips the verdict.** Take out of A the f
               "it at or below B (or above B, when B is ahead): the search scores A without each part, then takes "
               "out the parts that move A towards B, furthest first, scoring A again after each, until the verdict "
               "flips or its budget is spent.")
+
+
+# -- the Evaluate tab's error analysis
+
+EVAL_SAMPLE_SLICED = "Try the sample pairs by category"
+EVAL_SAMPLE_BEST_OF_N = "Try a best-of-N sample"
+EVAL_BEST_OF_N_NOTE = ("A set counts as right when its chosen answer scored strictly above every rejected one (a tie "
+                       "is not a win). The pairwise accuracy counts each (chosen, rejected) pair on its own; the "
+                       "margins, the charts and the pair tables below are over those pairs.")
+EVAL_SLICES_LABEL = "By {column}: {count} slices, largest first"
+EVAL_SLICES_CAPTION = ("How to read it: one row per slice, largest first. The dot is the model's accuracy there and "
+                       "its bar the 95% bootstrap interval (wide on a small slice); the red tick is what always "
+                       "picking the longer answer scores there. Where the dot is not clearly right of its tick, "
+                       "length alone judges that slice as well as the model.")
+EVAL_SLICES_CAPTION_SETS = ("How to read it: one row per slice, largest first; n counts sets and the accuracy is "
+                            "best-of-N (the chosen answer above every rejected one). The dot is that accuracy and its "
+                            "bar the 95% bootstrap interval; the red tick is what always picking the longer answer "
+                            "scores; *pairs* and *pairwise accuracy* count each (chosen, rejected) pair (no ECE per "
+                            "set: one sigmoid is not the chance of beating several answers).")
+EVAL_WRONG_IN = " in *{slice}*"
+EVAL_WRONG_NOTE = ("**{count:,} wrong pair{s}**{where} (the chosen answer scored at or below the rejected one; of "
+                   "{total:,}), in file order: click a row to see the pair in full below.")
+EVAL_WRONG_NONE = "**No wrong pair**{where}: the model scored every chosen answer above its rejected one."
+EVAL_PAIR_EMPTY = ("Click a row of the worst-judged pairs or of the wrong pairs to see that pair in full here, open "
+                   "it in Compare, or label it.")
+EVAL_PAIR_HEADING = ("**Row {row}**{of_set}{where} · chosen scored **{chosen}**, rejected **{rejected}** · margin "
+                     "**{margin}**: {verdict}")
+EVAL_PAIR_OF_SET = " (one pair of its set)"
+EVAL_PAIR_SLICE = " · slice *{slice}*"
+EVAL_PAIR_RIGHT = "the model got it right."
+EVAL_PAIR_WRONG = "the model got it wrong."
+EVAL_PAIR_TIE = "a tie, which counts as wrong."
+EVAL_LABEL_PICK = "Pick your verdict on the pair first (one of the four), then press **Save label**."
+EVAL_LABEL_SAVED = "Saved: row {row} is labelled **{label}**."
+EVAL_LABEL_KEPT = "Labelled **{label}** before: saving again replaces it."
+EVAL_LABELS_EMPTY = ("**Labels.** None yet for this file: click a pair, pick your verdict and press **Save label**. "
+                     "Labels stay in this browser (a reload keeps them) and download as CSV or JSON lines.")
+EVAL_LABELS_NOTE = ("**Labels.** {count:,} pair{s} of this file labelled (kept in this browser: a reload and a new "
+                    "evaluation of the same file show them). The downloads carry each pair, its scores and the label; "
+                    "`python -m reward evaluate FILE --labels LABELS` reads them back.")
+EVAL_LABELS_SETS = ("Labels are for pair files (one chosen and one rejected answer a row): this file holds best-of-N "
+                    "sets, whose pairs share a row.")

@@ -38,21 +38,28 @@ class FileTab:
     download: gr.File
     sample: gr.Button | None
     option: gr.Checkbox | None
+    more_samples: tuple[gr.Button, ...] = ()
+    """Further sample buttons, beside ``sample`` (``more_samples``' order)."""
 
 
 def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run_label: str,
              download_label: str, empty: str, sample_label: str | None = None,
-             option_label: str | None = None) -> FileTab:
+             option_label: str | None = None, more_samples: tuple[tuple[str, str], ...] = ()) -> FileTab:
     """The layout both file tabs share: upload, pickers and button on the left, summary and download on the right.
     Until a run, the summary says what to do (``empty``) and the download is hidden.
 
-    Element ids start with ``key``: ``{key}-file``, ``{key}-btn``, ``{key}-summary``, ``{key}-download``.
+    Element ids start with ``key``: ``{key}-file``, ``{key}-btn``, ``{key}-summary``, ``{key}-download``; each of
+    ``more_samples`` is a (label, elem_id) of a further sample button beside the first.
     """
     gr.Markdown(intro)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=300):
             upload = gr.File(label=upload_label, file_types=FILE_TYPES, elem_id=f"{key}-file")
-            sample = gr.Button(sample_label, size="sm", elem_id=f"{key}-sample-btn") if sample_label else None
+            sample, more = None, ()
+            if sample_label:
+                with gr.Row():
+                    sample = gr.Button(sample_label, size="sm", elem_id=f"{key}-sample-btn")
+                    more = tuple(gr.Button(label, size="sm", elem_id=elem_id) for label, elem_id in more_samples)
             with gr.Row():
                 dropdowns = [column_picker(p) for p in pickers]
             option = gr.Checkbox(label=option_label, value=False, elem_id=f"{key}-option") if option_label else None
@@ -60,7 +67,7 @@ def file_tab(key: str, intro: str, upload_label: str, pickers: list[Picker], run
         with gr.Column(scale=6, min_width=300):
             summary = gr.Markdown(empty, elem_id=f"{key}-summary")
             download = gr.File(label=download_label, interactive=False, visible=False, elem_id=f"{key}-download")
-    return FileTab(upload, dropdowns, run, summary, download, sample, option)
+    return FileTab(upload, dropdowns, run, summary, download, sample, option, more)
 
 
 def column_picker(picker: Picker) -> gr.Dropdown:
