@@ -60,13 +60,13 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         lineup = Lineup(service)
     with gr.Blocks(title=text.TITLE) as demo:
         banner, panel = header(service)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare"):
                 compare = build_compare_tab(service, examples, banner, panel)
             with gr.Tab("Score a file", id="batch"):
                 build_batch_tab(service)
             with gr.Tab("Evaluate", id="evaluate"):
-                build_evaluate_tab(service)
+                evaluate = build_evaluate_tab(service)
             if lineup is not None:
                 with gr.Tab("Models", id="models"):
                     build_models_tab(lineup)
@@ -81,6 +81,7 @@ def build_demo(service: RewardService, examples: list[ExampleSet] | None = None,
         demo.load(lambda: (model_panel(service), load_error_banner(service)), None, [panel, banner],
                   api_visibility="private")
         compare.open_links(demo)
+        compare.open_pair(evaluate.opened, tabs)  # a pair of the Evaluate tab, opened in Compare
     run_model_work_on_gpu(demo)
     return demo
 

@@ -253,7 +253,8 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
     wrong.filter.input(refilter, [evaluated, wrong.filter], [wrong.note, wrong.table], **page_only)
     worst.select(pick_worst, [evaluated, marks.store], shown, **page_only)
     wrong.table.select(pick_wrong, [evaluated, wrong.filter, marks.store], shown, **page_only)
-    pair.open.click(picked.opened_pair, [pair.selected, pair.opened], pair.opened, **page_only)
+    # Queued, not page-only: a state's .change (Compare's cue) fires only for an event that runs in the queue.
+    pair.open.click(picked.opened_pair, [pair.selected, pair.opened], pair.opened, api_visibility="private")
     pair.save.click(save_label, [evaluated, pair.selected, pair.label, pair.note, marks.store],
                     [marks.store, marks.hint, marks.table, marks.csv, marks.jsonl, pair.status], **page_only)
     return EvaluateTab(pair.opened, pair.open)
