@@ -5,7 +5,7 @@ The stand-in here is BERT-shaped with a cased WordPiece vocabulary of 8,000 piec
 text (as ``bench/benchmark.py`` trains its BERT-base-sized model's), so it reads whole words; its weights are
 random, so its scores are random too, and the README says so under each picture.
 
-    python docs/screenshots.py     # writes assets/screenshot.png, why.png, trust.png and pair.png
+    python docs/screenshots.py     # writes assets/screenshot.png, why.png, trust.png, pair.png, evaluate-slices.png
 
 Needs Debian's chromium (``/usr/bin/chromium``) and the shared data folder beside the project.
 """
@@ -93,6 +93,7 @@ def take(url: str) -> None:
         page.locator("#probes-panel").screenshot(path=str(parts[1]))
         stacked(parts, ASSETS / "trust.png")
         pair_pictures(page, card)
+        slices_picture(page)
         browser.close()
 
 
@@ -118,6 +119,22 @@ def pair_pictures(page, card: dict) -> None:
     stacked(parts, ASSETS / "pair.png")
 
 
+def slices_picture(page) -> None:
+    """The Evaluate tab on the sample pairs by category: the summary, the figures per slice and their chart."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Evaluate", exact=True).click()
+    page.locator("#eval-sample-sliced-btn").click()
+    expect(page.locator("#eval-slices-caption")).to_contain_text("How to read it", timeout=120_000)
+    expect(page.locator("#eval-slice-chart .vega-embed").locator("canvas, svg.marks").first).to_be_visible()
+    page.locator("#eval-summary").scroll_into_view_if_needed()
+    scrolled = page.evaluate("window.scrollY")
+    top, bottom = page.locator("#eval-summary").bounding_box(), page.locator("#eval-slices-caption").bounding_box()
+    page.screenshot(path=str(ASSETS / "evaluate-slices.png"), full_page=True,
+                    clip={"x": 0, "y": top["y"] + scrolled - 12, "width": page.viewport_size["width"],
+                          "height": bottom["y"] + bottom["height"] - top["y"] + 24})
+
+
 def stacked(parts: list[Path], destination: Path) -> None:
     """The pictures ``parts``, one above the other with a white gap, saved as ``destination``; the parts removed."""
     from PIL import Image
@@ -138,7 +155,7 @@ def main() -> int:
     folder = stand_in(ROOT.parent / "shared" / "data")
     with app_running("screenshots", str(folder)) as (_, url):
         take(url)
-    print(f"wrote {', '.join(str((ASSETS / n).relative_to(ROOT)) for n in ('screenshot.png', 'why.png', 'trust.png', 'pair.png'))}"
+    print(f"wrote {', '.join(str((ASSETS / n).relative_to(ROOT)) for n in ('screenshot.png', 'why.png', 'trust.png', 'pair.png', 'evaluate-slices.png'))}"
           f" from the stand-in model in {folder.relative_to(ROOT)}")
     return 0
 
