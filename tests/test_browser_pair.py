@@ -28,7 +28,7 @@ def journey(page, client, picture: str | None = None):
     expect(page.locator("#prompt textarea")).to_have_value(CARD.prompt)
     expect(page.locator("#pair-view")).to_be_hidden()
     page.locator("#score-btn").click()
-    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
+    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2", timeout=30_000)
     order = labels(page)  # "Response 1" / "Response 2" in rank order
     texts = {f"Response {i + 1}": t for i, t in enumerate(CARD.responses)}
     a, b = texts[order[0]], texts[order[1]]
@@ -111,8 +111,9 @@ def test_the_token_detail_switches_between_words_and_tokens(page, client, unit):
     from playwright.sync_api import expect
 
     page.get_by_role("button", name="AI Ethics (model card)").click()
+    expect(page.locator("#prompt textarea")).to_have_value(CARD.prompt)
     page.locator("#score-btn").click()
-    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
+    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2", timeout=30_000)
     page.locator('#ranking [data-testid="cell-0-1"]').click()
     page.locator("#why-attribute-btn").click()
     expect(page.locator("#why-attribution")).to_be_visible(timeout=60_000)

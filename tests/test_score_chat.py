@@ -61,7 +61,7 @@ def test_a_conversation_typed_on_the_compare_tab(page, client, card, score_scale
     page.locator("#response-1 textarea").fill(RESPONSES[0])
     page.locator("#response-2 textarea").fill(RESPONSES[1])
     page.locator("#score-btn").click()
-    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2")
+    expect(page.locator('#ranking [data-testid="cell-1-0"]')).to_have_text("2", timeout=30_000)
     expect(page.locator("#conversation")).to_be_visible()
     expect(page.locator("#conversation-note")).to_contain_text("3 turns")
     flat = flatten_conversation(MESSAGES)
