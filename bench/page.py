@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             _, out = page.send("score_page", [long_prompt, 1, *boxes([TEN_SENTENCES])])
             label = _labels(page, out)[0]
             click_row(page, label)
-            detail, out = page.send("attribute_picked", [None, label])
+            detail, out = page.send("attribute_picked", [None, label, "words"])
             times.setdefault("token detail, 200-token answer", []).append(detail[-1])
             steps_seen.append(_steps(out))
             # a long answer of many short sentences, explained through the API: bounded answer and memory

@@ -76,7 +76,7 @@ def test_the_tools_are_exactly_the_public_api_with_descriptions_and_typed_parame
         assert all("type" in p for p in schema["properties"].values()), (name, schema)
         # Each parameter says what it is (from the docstring's Args section), so an agent knows what to send.
         assert all(len(p.get("description", "").split()) >= 4 for p in schema["properties"].values()), (name, schema)
-        assert "prompt" in schema["required"], (name, schema)
+        assert schema["required"][0] in ("prompt", "messages"), (name, schema)  # a prompt, or a conversation
     assert tools["score"].inputSchema["properties"]["prompt"]["type"] == "string"
     assert tools["score"].inputSchema["properties"]["responses"] == {
         **tools["score"].inputSchema["properties"]["responses"], "type": "array", "items": {"type": "string"}}
