@@ -124,7 +124,8 @@ class LabelsPanel:
                                                                       s="s" * (len(records) != 1)), visible=True),
                 self.table: gr.update(value=labels_table(records), visible=True,
                                       column_widths=["6%", "12%", "19%", "21%", "21%", "21%"]),
-                self.csv: gr.update(value=str(csv), visible=True), self.jsonl: gr.update(value=str(jsonl), visible=True)}
+                self.csv: gr.update(value=str(csv), visible=True),
+                self.jsonl: gr.update(value=str(jsonl), visible=True)}
 
 
 def labels_panel() -> LabelsPanel:
