@@ -33,7 +33,6 @@ from . import common, labels, picked, slices
 
 NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
 NO_SLICES = slices.NO_SLICES
-WORST_COLUMNS = slices.PAIR_COLUMNS
 
 
 class Evaluated(NamedTuple):
