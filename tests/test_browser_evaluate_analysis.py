@@ -148,3 +148,26 @@ def test_the_best_of_n_sample_shows_best_of_n_accuracy_and_no_labels(page, panel
     expect(page.locator("#save-label")).to_be_hidden()
     expect(page.locator("#eval-labels-hint")).to_be_visible()
     assert empty_frames(page, panels) == [], "with a pair of a set selected"
+
+
+def test_on_a_phone_the_tab_never_scrolls_sideways_from_one_file_to_the_next(browser, app_url):
+    """Tables whose columns change from one file to the next (a slice column, best-of-N figures) start afresh, so
+    that their old widths do not widen the page."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(app_url)
+    page.get_by_role("tab", name="Evaluate", exact=True).click()
+    for button, done, charts in (
+            ("#eval-sample-btn", r"Accuracy \d+\.\d% on \d+ pairs", ()),
+            ("#eval-sample-sliced-btn", rf"on {len(rows_of(SAMPLE_SLICED_PAIRS))} pairs", ("eval-slice-chart",)),
+            ("#eval-sample-best-of-n-btn", r"Best-of-N accuracy", ("eval-slice-chart",))):
+        page.locator(button).click()
+        expect(page.locator("#eval-summary")).to_contain_text(re.compile(done), timeout=60_000)
+        expect(page.locator("#eval-worst [data-testid=cell-0-0]")).to_be_visible()
+        for chart in ("eval-reliability", "eval-length-scatter", *charts):
+            expect(page.locator(f"#{chart} canvas").first).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"after {button} the page scrolls sideways on a phone ({width}px wide)"
+    context.close()

@@ -97,8 +97,8 @@ def test_the_build_returns_the_opened_state_and_the_button(tab):
 
 
 def test_the_slices_table_holds_each_slices_figures_counted_from_the_written_results(tab, sliced):
-    ran, _, _, written = sliced
-    table = value(ran[tab["eval-slices"]])
+    ran, shown, _, written = sliced
+    table = value(shown[tab["eval-slices"]])
     groups = {}
     for _, row in written.iterrows():
         groups.setdefault(slice_of(row["category"]), []).append(row)
@@ -118,10 +118,10 @@ def test_the_slices_table_holds_each_slices_figures_counted_from_the_written_res
 
 
 def test_the_slices_table_shows_the_summarys_slices(service, tab, sliced):
-    ran, *_ = sliced
+    _, analysis, *_ = sliced
     summary = evaluate_upload(service, str(SAMPLE_SLICED_PAIRS), "prompt", "chosen", "rejected",
                               "category").evaluation.summary
-    shown = value(ran[tab["eval-slices"]]).to_dict("records")
+    shown = value(analysis[tab["eval-slices"]]).to_dict("records")
     assert [r["slice"] for r in shown] == [r["slice"] for r in summary.slices]
     for got, r in zip(shown, summary.slices):
         assert got == {"slice": r["slice"], "n": r["n"], "accuracy": f"{r['accuracy']:.1%}",
@@ -132,7 +132,7 @@ def test_the_slices_table_shows_the_summarys_slices(service, tab, sliced):
 
 def test_without_a_slice_column_the_slices_are_hidden(tab):
     ran, shown = tab.evaluate(SAMPLE_PAIRS)
-    assert ran[tab["eval-slices"]]["visible"] is False and ran[tab["eval-slice-chart"]]["visible"] is False
+    assert shown[tab["eval-slices"]]["visible"] is False and ran[tab["eval-slice-chart"]]["visible"] is False
     assert ran[tab["eval-slices-caption"]]["visible"] is False
     assert shown[tab["eval-wrong-slice"]]["visible"] is False  # no filter without slices
 
@@ -265,7 +265,7 @@ def test_the_best_of_n_sample_shows_best_of_n_accuracy_and_offers_no_labels(tab)
     assert f"pairwise accuracy **{won / pairs:.1%}** on {pairs} (chosen, rejected) pairs" in summary
     answers = sum(len(s["chosen"]) + len(s["rejected"]) for s in sets)
     assert f"Spearman, all {answers} responses" in summary
-    table = value(ran[tab["eval-slices"]])
+    table = value(shown[tab["eval-slices"]])
     assert {"pairs", "pairwise accuracy"} <= set(table.columns) and "ECE" not in table.columns
     assert sum(table["n"]) == len(sets) and sum(table["pairs"]) == pairs
     assert value(shown[tab["eval-labels-hint"]]) == text.EVAL_LABELS_SETS

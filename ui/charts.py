@@ -115,5 +115,5 @@ def slice_chart(records: list[dict], best_of_n: bool = False) -> alt.LayerChart 
     return alt.layer(coin, interval, longer, dots).properties(
         width=WIDTH, height=max(120, 34 * len(records)),
         title=alt.TitleParams(f"{'Best-of-N accuracy' if best_of_n else 'Accuracy'} by slice, largest first",
-                              subtitle=("Dot and bar: the model's accuracy and its 95% interval; red tick: always "
-                                        "picking the longer answer; dashed line: 50%.")))
+                              subtitle=["Dot and bar: the model's accuracy and its 95% interval;",
+                                        "red tick: always picking the longer answer; dashed line: 50%."]))

@@ -96,9 +96,11 @@ EVAL_LABEL_PICK = "Pick your verdict on the pair first (one of the four), then p
 EVAL_LABEL_SAVED = "Saved: row {row} is labelled **{label}**."
 EVAL_LABEL_KEPT = "Labelled **{label}** before: saving again replaces it."
 EVAL_LABELS_EMPTY = ("**Labels.** None yet for this file: click a pair, pick your verdict and press **Save label**. "
-                     "Labels stay in this browser (a reload keeps them) and download as CSV or JSON lines.")
-EVAL_LABELS_NOTE = ("**Labels.** {count:,} pair{s} of this file labelled (kept in this browser: a reload and a new "
-                    "evaluation of the same file show them). The downloads carry each pair, its scores and the label; "
+                     "Labels stay in this browser (a reload keeps them, a restart of the server does not) and "
+                     "download as CSV or JSON lines.")
+EVAL_LABELS_NOTE = ("**Labels.** {count:,} pair{s} of this file labelled, kept in this browser: a reload and a new "
+                    "evaluation of the same file show them, until the server restarts, so download them to keep them. "
+                    "The downloads carry each pair, its scores and the label; "
                     "`python -m reward evaluate FILE --labels LABELS` reads them back.")
 EVAL_LABELS_SETS = ("Labels are for pair files (one chosen and one rejected answer a row): this file holds best-of-N "
                     "sets, whose pairs share a row.")

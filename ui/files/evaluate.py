@@ -33,7 +33,6 @@ from . import common, labels, picked, slices
 
 NO_PROMPT_COLUMN = "(none: split HH-RLHF dialogues)"
 NO_SLICES = slices.NO_SLICES
-WORST_COLUMNS = slices.PAIR_COLUMNS
 
 
 class Evaluated(NamedTuple):
@@ -181,21 +180,26 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
         evaluated_now = evaluate_upload(service, path, prompt, chosen, rejected, slice_choice, progress)
         run = evaluated_now.evaluation
         state = None if run is None else {
-            "results": run.results, "slice_column": run.summary.slice_column, "sets": run.summary.sets is not None,
-            "name": Path(path).name, "key": labels.file_key(path, Path(path).name),
-            "worst": list(evaluated_now.worst_positions)}
+            "results": run.results, "summary": run.summary, "sets": run.summary.sets is not None,
+            "slice_column": run.summary.slice_column, "name": Path(path).name,
+            "key": labels.file_key(path, Path(path).name), "worst": list(evaluated_now.worst_positions)}
+        # The tables are hidden here and shown by show_analysis: a table shown again with other columns starts
+        # afresh (updated in place, its old column widths would widen the page on a phone).
+        hidden = gr.update(value=None, visible=False)
         return {**common.ran(tab, evaluated_now.summary, evaluated_now.download),
                 hist: common.sorted_histogram(evaluated_now.margins),
-                worst: gr.update(value=evaluated_now.worst, visible=evaluated_now.worst is not None,
-                                 column_widths=slices.pair_widths(None if run is None else run.summary.slice_column)),
                 reliability: common.filled(evaluated_now.reliability), length: common.filled(evaluated_now.scatter),
-                **by_slice.filled(None if run is None else run.summary), evaluated: state}
+                **by_slice.charted(None if run is None else run.summary), by_slice.table: hidden, worst: hidden,
+                wrong.table: hidden, evaluated: state}
 
     def show_analysis(state: dict | None, store) -> dict:
         if state is None:
             return {**wrong.filled(None, None), **pair.emptied(False), **marks.filled(None)}
-        records = [] if state["sets"] else labels.label_records(store, state["key"], state["results"])
-        return {**wrong.filled(state["results"], state["slice_column"]), **pair.emptied(True),
+        results, by = state["results"], state["slice_column"]
+        records = [] if state["sets"] else labels.label_records(store, state["key"], results)
+        return {**by_slice.tabled(state["summary"]), **wrong.filled(results, by), **pair.emptied(True),
+                worst: gr.update(value=slices.pair_table(results, state["worst"], by), visible=True,
+                                 column_widths=slices.pair_widths(by)),
                 **marks.filled(records, state["name"], state["sets"])}
 
     def refilter(state: dict | None, choice: str) -> dict:
@@ -235,9 +239,9 @@ def build_evaluate_tab(service: RewardService) -> EvaluateTab:
 
     inputs = [tab.upload, *tab.pickers]
     outputs = [tab.summary, hist, worst, reliability, length, tab.download, by_slice.table, by_slice.chart,
-               by_slice.caption, evaluated]
-    analysis = [wrong.filter, wrong.note, wrong.table, pair.selected, pair.box, pair.hint, marks.hint, marks.table,
-                marks.csv, marks.jsonl]
+               by_slice.caption, wrong.table, evaluated]
+    analysis = [by_slice.table, worst, wrong.filter, wrong.note, wrong.table, pair.selected, pair.box, pair.hint,
+                marks.hint, marks.table, marks.csv, marks.jsonl]
     shown = [pair.selected, pair.hint, pair.box, pair.heading, pair.prompt, pair.chosen, pair.rejected,
              pair.labelling, pair.label, pair.note, pair.status]
     one_file_job = dict(api_visibility="private", concurrency_id="files", concurrency_limit=1)

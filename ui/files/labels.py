@@ -2,7 +2,8 @@
 downloaded as CSV or JSON lines (written by :mod:`reward.jobs.labels`).
 
 The browser keeps them in its localStorage (``gr.BrowserState``), so a page reload and a new evaluation of the same
-file show them again. What it keeps is small: per file (its name and the SHA-256 of its bytes), per pair (its row and
+file show them again. Gradio encrypts that store with a key made at each launch: after a restart of the server the
+old store cannot be read and the labels start afresh (the page says so; the downloads keep them). What it keeps is small: per file (its name and the SHA-256 of its bytes), per pair (its row and
 a hash of its three texts, so that a label never lands on another pair), the label and the note. The label records
 (the pair, its scores, the label: :func:`reward.jobs.labels.label_record`) are made again from each evaluation's
 per-pair results. A store sent by a browser is read with care: anything that is not a label is left out.
@@ -124,7 +125,8 @@ class LabelsPanel:
                                                                       s="s" * (len(records) != 1)), visible=True),
                 self.table: gr.update(value=labels_table(records), visible=True,
                                       column_widths=["6%", "12%", "19%", "21%", "21%", "21%"]),
-                self.csv: gr.update(value=str(csv), visible=True), self.jsonl: gr.update(value=str(jsonl), visible=True)}
+                self.csv: gr.update(value=str(csv), visible=True),
+                self.jsonl: gr.update(value=str(jsonl), visible=True)}
 
 
 def labels_panel() -> LabelsPanel:

@@ -67,17 +67,24 @@ class SlicePanel:
     chart: gr.Plot
     caption: gr.Markdown
 
-    def filled(self, summary) -> dict:
-        frame = None if summary is None else slices_frame(summary)
-        if frame is None:
-            return {self.table: gr.update(value=None, visible=False), self.chart: gr.update(value=None, visible=False),
-                    self.caption: gr.update(visible=False)}
+    def charted(self, summary) -> dict:
+        """The chart and its caption for ``summary`` (hidden without slices)."""
+        if summary is None or summary.slices is None:
+            return {self.chart: gr.update(value=None, visible=False), self.caption: gr.update(visible=False)}
         sets = summary.sets is not None
-        return {self.table: gr.update(value=frame, visible=True, label=text.EVAL_SLICES_LABEL.format(
-                    column=summary.slice_column, count=len(frame))),
-                self.chart: gr.update(value=charts.slice_chart(summary.slices, best_of_n=sets), visible=True),
+        return {self.chart: gr.update(value=charts.slice_chart(summary.slices, best_of_n=sets), visible=True),
                 self.caption: gr.update(value=text.EVAL_SLICES_CAPTION_SETS if sets else text.EVAL_SLICES_CAPTION,
                                         visible=True)}
+
+    def tabled(self, summary) -> dict:
+        """The table for ``summary`` (hidden without slices)."""
+        frame = None if summary is None else slices_frame(summary)
+        if frame is None:
+            return {self.table: gr.update(value=None, visible=False)}
+        share = f"{100 / len(frame.columns):.1f}%"  # widths in shares let the table narrow on a phone
+        return {self.table: gr.update(value=frame, visible=True, column_widths=[share] * len(frame.columns),
+                                      label=text.EVAL_SLICES_LABEL.format(column=summary.slice_column,
+                                                                          count=len(frame)))}
 
 
 def slice_panel() -> SlicePanel:
