@@ -84,6 +84,14 @@ def problems_as_messages(what: str, hint: str = "Try again with less or simpler 
                        "the details.", print_exception=False) from None
 
 
+def ranked_by(rank: Callable[[object, object], RankingResult], prompt: object,
+              responses: object) -> RankingResult:
+    """``rank(prompt, responses)`` (a service's ``rank`` or ``rank_chat``), with every problem turned into a message
+    for the person or the API caller."""
+    with problems_as_messages("Scoring", "Try fewer or shorter responses"):
+        return rank(prompt, responses)
+
+
 def refusals(check: Callable[[], object], inputs: int, input_at_fault: Callable[[InvalidRequest], int]) -> list[dict]:
     """A Gradio validator's verdicts: every input valid, or the one at fault with the message.
 

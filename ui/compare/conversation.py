@@ -12,7 +12,7 @@ import pandas as pd
 from reward.insight.conversation import looks_like_conversation
 from reward.service import RankingResult, RewardService
 from reward.tables.display import shorten
-from ui.page import problems_as_messages, refusals
+from ui.page import problems_as_messages, ranked_by, refusals
 
 TURN_COLUMNS = ["Turn", "Role", "Text", "Tokens", "Read"]
 READING = ("**Read as a conversation** of {n} turn{s}: the responses answer its last (user) turn. It is flattened "
@@ -27,10 +27,7 @@ def is_conversation(prompt: object) -> bool:
 
 def rank_prompt(service: RewardService, prompt: str, responses: list[str]) -> RankingResult:
     """Rank ``responses`` to ``prompt``, read as a conversation when it is one, with problems as messages."""
-    with problems_as_messages("Scoring", "Try fewer or shorter responses"):
-        if is_conversation(prompt):
-            return service.rank_chat(prompt, responses)
-        return service.rank(prompt, responses)
+    return ranked_by(service.rank_chat if is_conversation(prompt) else service.rank, prompt, responses)
 
 
 def check_prompt(service: RewardService, prompt: object, responses: object) -> object:
@@ -103,13 +100,8 @@ def add_score_chat_api(demo: gr.Blocks, service: RewardService, scoring: dict) -
             responses: The candidate responses to its last turn, one text each; blank ones are skipped but count
                 toward the limit.
         """
-        return [r.record() for r in _ranked(service, messages, responses)]
+        return [r.record() for r in ranked_by(service.rank_chat, messages, responses).ranked]
 
     endpoint = gr.api(score_chat, api_name="score_chat", concurrency_limit=service.settings.concurrency, **scoring)
     demo.fns[endpoint["id"]].validator = lambda messages, responses: refusals(
         lambda: service.check_chat(messages, responses), 2, lambda err: 0 if err.field in ("messages", "prompt") else 1)
-
-
-def _ranked(service: RewardService, messages, responses):
-    with problems_as_messages("Scoring", "Try fewer or shorter responses"):
-        return service.rank_chat(messages, responses).ranked

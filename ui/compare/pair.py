@@ -46,10 +46,16 @@ def strongest(words: list[dict], n: int = 3) -> str:
     return ", ".join(f"“{w['word'].strip()}” {w['value']:+.2f}" for w in ranked[:n]) or "none"
 
 
+def bare(label: str) -> str:
+    """A ranking label without its score ("#1 · Response 2 (+1.234)" -> "#1 · Response 2"): the summaries say the
+    scores themselves."""
+    return label.split(" (")[0]
+
+
 def contrast_summary(label_a: str, label_b: str, result: dict) -> str:
     """What the pair view says in words: scores, margin, chance, and the words that push most."""
     a, b, margin = result["score_a"], result["score_b"], result["margin"]
-    label_a, label_b = (label.split(" (")[0] for label in (label_a, label_b))  # the score is said below
+    label_a, label_b = bare(label_a), bare(label_b)
     verdict = ("The model prefers **A**" if margin > 0 else "The model prefers **B**" if margin < 0 else
                "The model has **no preference**")
     prompt_a = sum(w["value"] for w in result["words_a"] if w["part"] == "prompt")
@@ -69,7 +75,7 @@ def contrast_note(result: dict, top: float) -> str:
 
 def flip_summary(label_a: str, label_b: str, result: dict) -> str:
     """What the flip search found, in words; every score named is the score of the text shown."""
-    label_a, label_b = (label.split(" (")[0] for label in (label_a, label_b))  # the scores are said here
+    label_a, label_b = bare(label_a), bare(label_b)
     unit, n_parts = result["unit"] + "s", result["parts"]
     goal = "at or below" if result["goal"] == "down" else "above"
     head = (f"Looking for the fewest {unit} to take out of **A** ({label_a}, {result['score_a']:+.3f}) to put it "

@@ -10,8 +10,8 @@ import gradio as gr
 
 from reward.config import PAGE_RESPONSE_BOXES, PAGE_START_BOXES
 from reward.insight.ranking import response_label
-from reward.service import RankingResult, RewardService
-from ui.page import load_error_banner, model_panel, problems_as_messages, refuse_boxes, refuse_request
+from reward.service import RewardService
+from ui.page import load_error_banner, model_panel, ranked_by, refuse_boxes, refuse_request
 
 from .conversation import build_conversation_panel, check_prompt, is_conversation, rank_prompt
 from .examples import ExampleSet, card_check
@@ -32,12 +32,6 @@ from .why import (
 
 SCORING = dict(concurrency_id="scoring")
 """The page's Score and the API share one concurrency limit and one queue of forward passes."""
-
-
-def rank(service: RewardService, prompt, responses) -> RankingResult:
-    """Rank, with every problem turned into a message for the person or the API caller."""
-    with problems_as_messages("Scoring", "Try fewer or shorter responses"):
-        return service.rank(prompt, responses)
 
 
 @dataclass(frozen=True)
@@ -315,7 +309,7 @@ def add_score_api(demo: gr.Blocks, service: RewardService) -> None:
             prompt: The question or instruction the responses answer.
             responses: The candidate responses, one text each; blank ones are skipped but count toward the limit.
         """
-        return [r.record() for r in rank(service, prompt, responses).ranked]
+        return [r.record() for r in ranked_by(service.rank, prompt, responses).ranked]
 
     endpoint = gr.api(score, api_name="score", concurrency_limit=service.settings.concurrency, **SCORING)
     # gr.api (Gradio 6.31) takes no validator argument; the event it made takes one
